@@ -1,0 +1,1 @@
+"""Inverse-dynamics models: the actions that connect consecutive (imagined) frames."""

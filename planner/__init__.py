@@ -1,0 +1,1 @@
+"""Subgoal planners, the closed-loop agent, evaluation and the command line."""

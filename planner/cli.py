@@ -1,0 +1,99 @@
+"""The `dreamplan` command: `dreamplan COMMAND [hydra.overrides ...]`.
+
+Each command composes its Hydra config from configs/ (e.g. configs/record.yaml) with the overrides given on
+the command line, then runs. Errors a user can fix are printed as one line, `dreamplan: error: ...`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from omegaconf import DictConfig
+
+from sim.errors import DreamplanError
+
+USAGE = """usage: dreamplan COMMAND [key=value ...]
+
+commands:
+  record    record scripted-expert episodes to HDF5 shards      (configs/record.yaml)
+
+Any config value can be overridden (Hydra syntax), e.g.
+  dreamplan record out=data/demo episodes=20 tasks=[push_to_corner] env.image_size=96
+  dreamplan record --cfg    print the composed config and exit
+"""
+
+
+def _record(cfg: DictConfig) -> None:
+    import functools
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from sim.record import ALL_TASKS, RecordJob, record
+
+    tasks = list(ALL_TASKS) if cfg.tasks == "all" else [cfg.tasks] if isinstance(cfg.tasks, str) else list(cfg.tasks)
+    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
+    env_cfg["split"] = cfg.split
+    job = RecordJob(out=cfg.out, tasks=tasks, split=cfg.split, episodes=cfg.episodes,
+                    episodes_per_shard=cfg.episodes_per_shard, seed=cfg.seed, workers=cfg.workers,
+                    env_factory=functools.partial(instantiate, env_cfg), env_config=env_cfg)
+    summary = record(job)
+    print(f"recorded {summary['episodes']} episodes in {summary['shards_total']} shards under {summary['out']} "
+          f"({summary['shards_written']} shards written now)")
+
+
+COMMANDS: dict[str, tuple[str, Callable[[DictConfig], None]]] = {
+    "record": ("record", _record),
+}
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+
+def compose(config_name: str, overrides: list[str]) -> DictConfig:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_module("configs", version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as e:
+        raise UserError(f"bad config or override: {str(e).splitlines()[0]}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(USAGE)
+        return 0
+    command, args = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"dreamplan: error: unknown command {command!r} (known: {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    config_name, run = COMMANDS[command]
+    show = "--cfg" in args
+    overrides = [a for a in args if a != "--cfg"]
+    try:
+        cfg = compose(config_name, overrides)
+        if show:
+            from omegaconf import OmegaConf
+
+            print(OmegaConf.to_yaml(cfg))
+            return 0
+        run(cfg)
+    except (UserError, DreamplanError, ValueError, FileNotFoundError) as e:
+        # Anything else is a bug and keeps its traceback.
+        print(f"dreamplan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dreamplan: interrupted (finished shards and checkpoints are kept; re-run to resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
