@@ -16,7 +16,7 @@ from sim.errors import DreamplanError
 USAGE = """usage: dreamplan COMMAND [key=value ...]
 
 commands:
-  record    record scripted-expert episodes to HDF5 shards      (configs/record.yaml)
+{commands}
 
 Any config value can be overridden (Hydra syntax), e.g.
   dreamplan record out=data/demo episodes=20 tasks=[push_to_corner] env.image_size=96
@@ -43,9 +43,18 @@ def _record(cfg: DictConfig) -> None:
           f"({summary['shards_written']} shards written now)")
 
 
-COMMANDS: dict[str, tuple[str, Callable[[DictConfig], None]]] = {
-    "record": ("record", _record),
+# command -> (config name under configs/, "module:function" taking the composed DictConfig, one-line help).
+# Functions are imported only when their command runs, so `dreamplan record` never loads torch.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "record": ("record", "planner.cli:_record", "record scripted-expert episodes to HDF5 shards"),
 }
+
+
+def _load(spec: str) -> Callable[[DictConfig], None]:
+    import importlib
+
+    module, func = spec.split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 class UserError(Exception):
@@ -68,13 +77,17 @@ def compose(config_name: str, overrides: list[str]) -> DictConfig:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in {"-h", "--help", "help"}:
-        print(USAGE)
+        listing = "\n".join(f"  {name:22s}{help_}   (configs/{cfg}.yaml)" for name, (cfg, _, help_) in COMMANDS.items())
+        print(USAGE.format(commands=listing))
         return 0
-    command, args = argv[0], argv[1:]
+    # two-word commands ("train invdyn") take their second word from argv too
+    two = " ".join(argv[:2])
+    command, args = (two, argv[2:]) if two in COMMANDS else (argv[0], argv[1:])
     if command not in COMMANDS:
         print(f"dreamplan: error: unknown command {command!r} (known: {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
-    config_name, run = COMMANDS[command]
+    config_name, target, _ = COMMANDS[command]
+    run = _load(target)
     show = "--cfg" in args
     overrides = [a for a in args if a != "--cfg"]
     try:

@@ -62,6 +62,10 @@ class RecordJob:
     env_config: dict = field(default_factory=dict)
 
     def validate(self) -> None:
+        for name in ("episodes", "episodes_per_shard", "seed", "workers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
         for t in self.tasks:
             get_task(t)
         if self.split not in SPLITS:
