@@ -50,8 +50,14 @@ def push_action(
         desired = pusher + u * step - 0.7 * lateral  # push on, and pull back onto the block-goal line
     else:
         lim = pusher_planner.half
-        approach = np.clip(b - u * (CLEARANCE + 0.012), -lim, lim)  # outside every block's clearance disc
-        desired = pusher_planner.waypoint(pusher, approach, [b, *others], CLEARANCE)
+        approach = b - u * (CLEARANCE + 0.012)  # outside every block's clearance disc
+        desired = None
+        if np.all(np.abs(approach) <= lim):
+            desired = pusher_planner.waypoint(pusher, approach, [b, *others], CLEARANCE)
+        if desired is None:
+            # the approach point is off the table or crowded: come to the block's back hugging it closely
+            radii = [CONTACT - 0.006] + [CLEARANCE] * len(others)
+            desired = pusher_planner.waypoint(pusher, b - u * CONTACT, [b, *others], radii)
         if desired is None:  # boxed in: head straight for the block's back
             desired = b - u * CONTACT
     return np.clip((desired - pusher) / max_step, -1.0, 1.0).astype(np.float32)
@@ -81,8 +87,11 @@ class ScriptedExpert:
     def act(self, pusher: np.ndarray, positions: Mapping[Block, np.ndarray]) -> np.ndarray:
         while not self.finished and target_reached(self.targets[self.index], positions):
             self.index += 1
-        if self.finished:
-            return np.zeros(2, dtype=np.float32)
+        if self.finished:  # a later push may have knocked an earlier block out of place: redo that subgoal
+            undone = [i for i, t in enumerate(self.targets) if not t.satisfied(positions)]
+            if not undone:
+                return np.zeros(2, dtype=np.float32)
+            self.index = undone[0]
         return push_action(pusher, positions, self.targets[self.index], self.max_step, self.pusher_planner, self.block_planner)
 
     def act_in(self, env) -> np.ndarray:

@@ -28,10 +28,10 @@ class GridPlanner:
         col, row = np.clip(np.round((np.asarray(p) + self.half) / self.res).astype(int), 0, self.xs.shape[0] - 1)
         return int(row), int(col)
 
-    def _free(self, obstacles: Sequence[np.ndarray], radius: float) -> np.ndarray:
+    def _free(self, obstacles: Sequence[np.ndarray], radii: np.ndarray) -> np.ndarray:
         free = np.ones(self.xs.shape, dtype=bool)
-        for c in obstacles:
-            free &= np.hypot(self.xs - c[0], self.ys - c[1]) >= radius
+        for c, r in zip(obstacles, radii):
+            free &= np.hypot(self.xs - c[0], self.ys - c[1]) >= r
         return free
 
     def _distance_field(self, goal_cell, free: np.ndarray) -> np.ndarray:
@@ -49,25 +49,28 @@ class GridPlanner:
                 return field
             field = best
 
-    def segment_clear(self, a: np.ndarray, b: np.ndarray, obstacles: Sequence[np.ndarray], radius: float) -> bool:
+    @staticmethod
+    def segment_clear(a: np.ndarray, b: np.ndarray, obstacles: Sequence[np.ndarray], radius) -> bool:
         ab = b - a
         L2 = float(ab @ ab)
-        for c in obstacles:
+        for c, r in zip(obstacles, np.broadcast_to(radius, (len(obstacles),))):
             t = 0.0 if L2 < 1e-12 else float(np.clip((c - a) @ ab / L2, 0.0, 1.0))
-            if np.linalg.norm(a + t * ab - c) < radius:
+            if np.linalg.norm(a + t * ab - c) < r:
                 return False
         return True
 
-    def waypoint(self, start: np.ndarray, goal: np.ndarray, obstacles: Sequence[np.ndarray], radius: float) -> np.ndarray | None:
+    def waypoint(self, start: np.ndarray, goal: np.ndarray, obstacles: Sequence[np.ndarray], radius) -> np.ndarray | None:
         """The farthest point along a shortest free path from start to goal that start can see directly.
 
-        None when there is no free path (start or goal boxed in): the caller then decides what to do.
+        `radius` is one clearance for all obstacles or one per obstacle. None when there is no free path (the
+        goal is inside an obstacle's clearance, or boxed in): the caller then decides what to do.
         """
         start, goal = np.asarray(start, float), np.asarray(goal, float)
+        radius = np.broadcast_to(np.asarray(radius, float), (len(obstacles),))
         if self.segment_clear(start, goal, obstacles, radius):
             return goal
-        key = (self._cell(goal), tuple(tuple(np.round(np.asarray(c) / self.res).astype(int)) for c in obstacles), radius)
-        free = None
+        key = (self._cell(goal), tuple(tuple(np.round(np.asarray(c) / self.res).astype(int)) for c in obstacles),
+               tuple(np.round(radius, 4)))
         if key != self._key:
             free = self._free(obstacles, radius)
             if not free[self._cell(goal)]:

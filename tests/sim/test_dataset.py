@@ -1,0 +1,123 @@
+import functools
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from sim.dataset import DatasetError, EpisodeStore, ShardWriter, WindowDataset, open_shard, shard_name
+from sim.env import TabletopEnv
+from sim.record import RecordJob, record, run_expert_episode
+
+
+def _job(out, **kw):
+    cfg = {"image_size": 32}
+    args = dict(out=str(out), tasks=["push_to_center", "push_next_to"], episodes=4, episodes_per_shard=2, seed=0,
+                env_factory=functools.partial(TabletopEnv, **cfg), env_config=cfg)
+    args.update(kw)
+    return RecordJob(**args)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    record(_job(out))
+    return out
+
+
+def test_record_then_read_round_trip(recorded):
+    store = EpisodeStore(recorded)
+    assert len(store) == 4 and store.env_config == {"image_size": 32}
+    ep = store.episode(0)
+    assert ep["frames"].shape[1:] == (32, 32, 3) and ep["frames"].dtype == np.uint8
+    assert len(ep["frames"]) == len(ep["actions"]) + 1 == len(ep["states"])
+    assert ep["task"] == "push_to_center" and ep["seed"] == 0 and ep["success"]
+    # replaying the recorded actions from the recorded initial state reproduces the recorded frames
+    env = TabletopEnv(image_size=32)
+    env.restore(ep["initial"])
+    replay = [env.step(a)[0]["image"] for a in ep["actions"]]
+    np.testing.assert_array_equal(np.stack(replay), ep["frames"][1:])
+    # and the recording is the expert run for that seed
+    again = run_expert_episode(env, 0, "push_to_center")
+    np.testing.assert_array_equal(again["frames"], ep["frames"])
+    assert ep["subgoals"][0]["text"] == again["subgoals"][0]["text"]
+
+
+def test_windows_stay_within_a_subgoal_and_pad_its_end(recorded):
+    ds = WindowDataset(recorded, horizon=3, stride=4)
+    item = ds[0]
+    assert item["frames"].shape == (4, 32, 32, 3)
+    assert item["actions"].shape == (3, 4, 2) and item["action_mask"].shape == (3, 4)
+    assert item["text"].startswith("push the ")
+    ep = ds.store.episode(item["episode"])
+    t = item["t"]
+    np.testing.assert_array_equal(item["frames"][1], ep["frames"][t + 4])
+    np.testing.assert_array_equal(item["actions"][0], ep["actions"][t : t + 4])
+    last = ds[len(ds) - 1]  # the final window of the last segment runs past its end
+    assert not last["action_mask"].all()
+    assert (last["actions"][~last["action_mask"]] == 0).all()
+    np.testing.assert_array_equal(last["frames"][-1], last["frames"][-2])
+
+
+def test_resume_keeps_finished_shards(recorded, tmp_path):
+    out = tmp_path / "d"
+    record(_job(out))
+    keep = out / shard_name(0)
+    stamp = keep.stat().st_mtime_ns
+    (out / shard_name(1)).unlink()
+    summary = record(_job(out))
+    assert summary["shards_written"] == 1
+    assert keep.stat().st_mtime_ns == stamp
+    assert len(EpisodeStore(out)) == 4
+
+
+def test_interrupted_writer_leaves_no_shard(tmp_path):
+    path = tmp_path / shard_name(0)
+    with pytest.raises(KeyboardInterrupt):
+        with ShardWriter(path, {}) as w:
+            w.add(np.zeros((2, 8, 8, 3)), np.zeros((1, 2)), np.zeros((2, 26)), np.zeros(1), task="x")
+            raise KeyboardInterrupt
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_corrupt_and_partial_shards_are_named(recorded, tmp_path):
+    data = (recorded / shard_name(0)).read_bytes()
+    bad = tmp_path / shard_name(0)
+    bad.write_bytes(data[: len(data) // 3])
+    with pytest.raises(DatasetError, match=f"{bad.name}: not a readable HDF5 shard"):
+        EpisodeStore(tmp_path)
+    partial = tmp_path / "p" / shard_name(0)
+    partial.parent.mkdir()
+    with h5py.File(partial, "w") as f:
+        f.attrs.update(format="dreamplan-episodes", version=1, complete=False)
+    with pytest.raises(DatasetError, match="partial shard"):
+        open_shard(partial)
+    with pytest.raises(DatasetError, match="no such shard"):
+        EpisodeStore(tmp_path / "empty-dir-that-does-not-exist")
+
+
+def test_a_partial_shard_is_rewritten_on_resume(tmp_path):
+    out = tmp_path / "d"
+    record(_job(out, episodes=2))
+    with h5py.File(out / shard_name(0), "a") as f:
+        f.attrs["complete"] = False
+    assert record(_job(out, episodes=2))["shards_written"] == 1
+    assert len(EpisodeStore(out)) == 2
+
+
+def test_bad_record_options(tmp_path):
+    with pytest.raises(ValueError, match="unknown task"):
+        record(_job(tmp_path, tasks=["fly"]))
+    with pytest.raises(ValueError, match="below 1000000"):
+        record(_job(tmp_path, seed=999_999))
+    with pytest.raises(ValueError, match="episodes must be an integer"):
+        record(_job(tmp_path, episodes="4"))
+
+
+def test_parallel_workers_write_the_same_data(recorded, tmp_path):
+    out = tmp_path / "par"
+    record(_job(out, workers=2))
+    a, b = EpisodeStore(recorded), EpisodeStore(out)
+    for i in range(4):
+        np.testing.assert_array_equal(a.episode(i)["frames"], b.episode(i)["frames"])
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
