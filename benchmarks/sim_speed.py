@@ -23,6 +23,7 @@ import mujoco
 from sim.env import SUBSTEPS, TabletopEnv
 from sim.record import run_expert_episode
 from sim.render import FastRenderer
+from sim.scene import PUSHER_RANGE
 from sim.tasks import TASKS
 
 
@@ -47,7 +48,7 @@ def raw_steps_per_second(size: int, steps: int, seed: int) -> float:
     actions = np.random.default_rng(seed).uniform(-1, 1, size=(steps, 2)) * env.max_step
     t0 = time.perf_counter()
     for a in actions:
-        data.ctrl[:] = np.clip(data.ctrl + a, -0.28, 0.28)
+        data.ctrl[:] = np.clip(data.ctrl + a, -PUSHER_RANGE, PUSHER_RANGE)
         mujoco.mj_step(model, data, nstep=SUBSTEPS)
         renderer.render(data)
     rate = steps / (time.perf_counter() - t0)

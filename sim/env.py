@@ -20,7 +20,7 @@ import mujoco
 import numpy as np
 
 from sim.render import FastRenderer
-from sim.scene import BLOCK_HALF, MAX_BLOCKS, PUSHER_RADIUS, WORKSPACE_HALF, Block, scene_xml
+from sim.scene import BLOCK_HALF, MAX_BLOCKS, PUSHER_RADIUS, PUSHER_RANGE, WORKSPACE_HALF, Block, scene_xml
 from sim.targets import Target
 from sim.tasks import EVAL_SEED_BASE, TASKS, Instance, get_task, split_accepts
 
@@ -187,8 +187,7 @@ class TabletopEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         a = np.clip(a, -1.0, 1.0)
         m, d = self._sim.model, self._sim.data
-        lim = WORKSPACE_HALF + BLOCK_HALF
-        d.ctrl[:] = np.clip(d.ctrl + a * self.max_step, -lim, lim)
+        d.ctrl[:] = np.clip(d.ctrl + a * self.max_step, -PUSHER_RANGE, PUSHER_RANGE)
         mujoco.mj_step(m, d, nstep=SUBSTEPS)
         self._steps += 1
         self._advance()

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from sim.pathing import GridPlanner
-from sim.scene import BLOCK_HALF, PUSHER_RADIUS, WORKSPACE_HALF, Block
+from sim.scene import BLOCK_HALF, PUSHER_RADIUS, PUSHER_RANGE, WORKSPACE_HALF, Block
 from sim.targets import Target
 
 CONTACT = BLOCK_HALF + PUSHER_RADIUS + 0.004  # pusher-to-block centre distance when pushing a face
@@ -77,7 +77,7 @@ class ScriptedExpert:
         self.targets = list(targets)
         self.max_step = max_step
         self.index = 0
-        self.pusher_planner = GridPlanner(WORKSPACE_HALF + BLOCK_HALF)
+        self.pusher_planner = GridPlanner(PUSHER_RANGE)
         self.block_planner = GridPlanner(WORKSPACE_HALF)
 
     @property

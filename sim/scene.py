@@ -23,7 +23,10 @@ WORKSPACE_HALF = 0.25
 BLOCK_HALF = 0.03  # half-size of a cube, radius of a cylinder, half-height of both
 PUSHER_RADIUS = 0.015
 CAMERA_HEIGHT = 1.0
-CAMERA_FOVY = 31.5  # degrees: the image spans about +-0.28 m, the workspace plus its walls
+# The pusher may travel over the walls so it can get behind a block pressed against one (the walls fence in
+# blocks only); the camera sees its whole range.
+PUSHER_RANGE = 0.31
+CAMERA_FOVY = 35.5  # degrees: the image spans +-0.32 m
 MAX_BLOCKS = 6
 
 
@@ -74,7 +77,7 @@ def scene_xml(blocks: tuple[Block, ...]) -> str:
             ("top", 0, w + t, w + 2 * t, t),
         )
     )
-    p = WORKSPACE_HALF + BLOCK_HALF
+    p = PUSHER_RANGE
     return f"""<mujoco model="dreamplan_tabletop">
   <compiler angle="radian"/>
   <option timestep="0.002" integrator="implicitfast" cone="elliptic" impratio="10"/>
