@@ -7,6 +7,7 @@ the command line, then runs. Errors a user can fix are printed as one line, `dre
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Callable
 
 from omegaconf import DictConfig
@@ -43,10 +44,29 @@ def _record(cfg: DictConfig) -> None:
           f"({summary['shards_written']} shards written now)")
 
 
+def _eval(cfg: DictConfig) -> None:
+    import time
+
+    from omegaconf import OmegaConf
+
+    from planner.evaluate import EvalJob, evaluate, suite_tasks
+
+    agent_name = cfg.agent._target_.rsplit(".", 1)[-1]
+    out = cfg.out or f"runs/eval/{cfg.suite}-{agent_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    container = OmegaConf.to_container(cfg, resolve=True)
+    job = EvalJob(env=container["env"], agent=container["agent"], tasks=suite_tasks(container["suite"]),
+                  splits=list(cfg.splits), episodes=cfg.episodes, seed=cfg.seed, out=out, videos=cfg.videos,
+                  frame_stride=cfg.frame_stride)
+    info = evaluate(job, workers=cfg.workers, config=container)
+    print((Path(out) / "results.md").read_text())
+    print(f"wrote {out}/eval_info.json, results.md" + (", videos/" if cfg.videos else ""))
+
+
 # command -> (config name under configs/, "module:function" taking the composed DictConfig, one-line help).
 # Functions are imported only when their command runs, so `dreamplan record` never loads torch.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "record": ("record", "planner.cli:_record", "record scripted-expert episodes to HDF5 shards"),
+    "eval": ("eval", "planner.cli:_eval", "run the agent on fixed evaluation seeds; table, JSON, videos"),
 }
 
 

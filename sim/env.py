@@ -21,7 +21,7 @@ import numpy as np
 
 from sim.render import FastRenderer
 from sim.scene import BLOCK_HALF, MAX_BLOCKS, PUSHER_RADIUS, PUSHER_RANGE, WORKSPACE_HALF, Block, scene_xml
-from sim.targets import Target
+from sim.targets import GroundingError, Target
 from sim.tasks import EVAL_SEED_BASE, TASKS, Instance, get_task, split_accepts
 
 STATE_DIM = 2 + 4 * MAX_BLOCKS
@@ -227,12 +227,20 @@ class TabletopEnv(gym.Env):
             self._done[i] = True
             i += 1
 
+    @property
+    def subgoal_progress(self) -> np.ndarray:
+        """Bool per reference subgoal: reached, in order."""
+        return self._done.copy()
+
     def task_succeeded(self) -> bool:
         inst = self.instance
         return bool(get_task(inst.task).succeeded(inst.params, inst.blocks, self.block_positions()))
 
     def check(self, target: Target) -> bool:
         """Whether any target (e.g. one a planner produced) holds in the current state."""
+        missing = [b.name for b in target.blocks if b not in self.blocks]
+        if missing:
+            raise GroundingError(f"subgoal {target.text!r} names {', '.join(missing)}, which is not on the table")
         return target.satisfied(self.block_positions())
 
     def state_vector(self) -> np.ndarray:
@@ -254,7 +262,7 @@ class TabletopEnv(gym.Env):
             "instruction": self.instance.instruction,
             "subgoals": [t.text for t in self.subgoals],
             "subgoal_index": int(self._done.sum()),
-            "subgoal_success": self._done.copy(),
+            "subgoal_success": self.subgoal_progress,
             "success": self.task_succeeded(),
         }
 

@@ -1,0 +1,181 @@
+"""Planning evaluation: N episodes per task and split on fixed evaluation seeds, in parallel workers.
+
+Writes into the run directory:
+  eval_info.json   config, seeds, one record per episode, and per task/split aggregates
+  results.md       the per-task table (success with a 95 % Wilson interval, per-subgoal success, steps, time)
+  videos/*.mp4     per episode: imagined frames (top) over real frames (bottom)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sim.errors import DreamplanError
+from sim.tasks import EVAL_SEED_BASE, LONG_HORIZON, SINGLE_STEP, SPLITS, TASKS
+
+SUITES = {"tabletop-single": SINGLE_STEP, "tabletop-long": LONG_HORIZON, "tabletop": tuple(TASKS)}
+
+
+def suite_tasks(suite) -> list[str]:
+    if isinstance(suite, str):
+        if suite in SUITES:
+            return list(SUITES[suite])
+        if suite in TASKS:
+            return [suite]
+        raise DreamplanError(f"unknown suite or task {suite!r} (suites: {', '.join(SUITES)}; tasks: {', '.join(TASKS)})")
+    return [t for s in suite for t in suite_tasks(s)]
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def comparison_video(episode, frame_stride: int, scale: int = 2) -> np.ndarray:
+    """[steps+1, 2H*scale, W*scale, 3]: the imagined frame for each moment on top, the real one below."""
+    real = np.stack(episode.frames)
+    imagined = np.zeros_like(real)
+    for start, clip in episode.imagined:
+        for t in range(start, len(real)):
+            j = min(len(clip) - 1, max(0, math.ceil((t - start) / frame_stride) - 1))
+            imagined[t] = clip[j]
+    both = np.concatenate([imagined, real], axis=1)
+    return both.repeat(scale, axis=1).repeat(scale, axis=2)
+
+
+@dataclass
+class EvalJob:
+    env: dict  # Hydra config of the env
+    agent: dict  # Hydra config of the agent (with its planner / video model / inverse dynamics)
+    tasks: list[str]
+    splits: list[str]
+    episodes: int
+    seed: int
+    out: str
+    videos: bool = True
+    frame_stride: int = 4
+
+    def episodes_to_run(self) -> list[tuple[str, str, int]]:
+        return [(task, split, EVAL_SEED_BASE + self.seed + i) for task in self.tasks for split in self.splits
+                for i in range(self.episodes)]
+
+
+_worker_state: dict = {}
+
+
+def _init_worker(job: EvalJob) -> None:
+    import torch
+    from hydra.utils import instantiate
+
+    torch.set_num_threads(1)  # one core per worker process
+    _worker_state.update(job=job, env=instantiate(job.env), agent=instantiate(job.agent))
+
+
+def _run_one(spec: tuple[str, str, int]) -> dict:
+    import imageio.v3 as iio
+
+    task, split, seed = spec
+    job, env, agent = _worker_state["job"], _worker_state["env"], _worker_state["agent"]
+    _, info = env.reset(seed=seed, options={"task": task, "split": split})
+    t0 = time.perf_counter()
+    try:
+        episode = agent.run(env)
+        error = None
+    except Exception as e:  # noqa: BLE001 -- a crash is a failed episode, recorded with its reason
+        episode, error = None, f"{type(e).__name__}: {e}"
+    wall = time.perf_counter() - t0
+    reached = env.unwrapped.subgoal_progress
+    record = {
+        "task": task, "split": split, "seed": seed, "instruction": info["instruction"],
+        "reference_subgoals": info["subgoals"],
+        "success": bool(episode.success) if episode else False,
+        "subgoal_success": float(np.mean(reached)) if len(reached) else 0.0,
+        "steps": episode.steps if episode else 0,
+        "wall_s": wall,
+        "timings": dict(episode.timings) if episode else {},
+        "subgoals": episode.subgoals if episode else [],
+        "replans": episode.replans if episode else 0,
+        "failure": (episode.failure if episode else error),
+    }
+    if job.videos and episode is not None:
+        path = Path(job.out) / "videos" / f"{task}-{split}-{seed}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.mp4")
+        iio.imwrite(tmp, comparison_video(episode, job.frame_stride), fps=20, codec="libx264", macro_block_size=1)
+        os.replace(tmp, path)
+        record["video"] = str(path.relative_to(job.out))
+    return record
+
+
+def aggregate(records: list[dict]) -> dict:
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(f"{r['task']}/{r['split']}", []).append(r)
+    groups["all"] = records
+    out = {}
+    for key, rs in groups.items():
+        n, s = len(rs), sum(r["success"] for r in rs)
+        lo, hi = wilson_interval(s, n)
+        components = sorted({c for r in rs for c in r["timings"]})
+        out[key] = {
+            "episodes": n, "successes": s, "success_rate": s / n, "ci95": [lo, hi],
+            "subgoal_success": float(np.mean([r["subgoal_success"] for r in rs])),
+            "mean_steps": float(np.mean([r["steps"] for r in rs])),
+            "mean_wall_s": float(np.mean([r["wall_s"] for r in rs])),
+            "seconds_per_episode": {c: float(np.mean([r["timings"].get(c, 0.0) for r in rs])) for c in components},
+        }
+    return out
+
+
+def results_table(summary: dict) -> str:
+    lines = ["| task / split | success | 95 % CI | subgoals reached | steps | s/episode | time by component |",
+             "|---|---|---|---|---|---|---|"]
+    for key, a in summary.items():
+        parts = ", ".join(f"{c} {v:.2f}" for c, v in a["seconds_per_episode"].items())
+        lines.append(f"| {'**all**' if key == 'all' else key} | {a['successes']}/{a['episodes']} ({a['success_rate']:.0%}) "
+                     f"| {a['ci95'][0]:.0%}–{a['ci95'][1]:.0%} | {a['subgoal_success']:.0%} | {a['mean_steps']:.0f} "
+                     f"| {a['mean_wall_s']:.1f} | {parts} |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict:
+    for split in job.splits:
+        if split not in SPLITS:
+            raise DreamplanError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    if job.episodes < 1:
+        raise DreamplanError(f"episodes must be at least 1, got {job.episodes}")
+    out = Path(job.out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = job.episodes_to_run()
+    records: list[dict] = []
+    if workers <= 1:
+        _init_worker(job)
+        for spec in tqdm(specs, desc="eval", unit="ep"):
+            records.append(_run_one(spec))
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+            for r in tqdm(pool.imap(_run_one, specs), total=len(specs), desc="eval", unit="ep"):
+                records.append(r)
+    summary = aggregate(records)
+    info = {"config": config or {}, "tasks": job.tasks, "splits": job.splits, "episodes_per_task": job.episodes,
+            "seeds": sorted({r["seed"] for r in records}), "summary": summary, "episodes": records}
+    tmp = out / ".eval_info.json.tmp"
+    tmp.write_text(json.dumps(info, indent=2))
+    os.replace(tmp, out / "eval_info.json")
+    (out / "results.md").write_text(results_table(summary))
+    return info

@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from planner.cli import main
+from planner.evaluate import suite_tasks, wilson_interval
+from sim.errors import DreamplanError
+
+
+def test_wilson_interval_matches_known_values():
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.490, abs=1e-3) and hi == pytest.approx(0.943, abs=1e-3)
+    assert wilson_interval(0, 5)[0] == 0.0 and wilson_interval(5, 5)[1] == 1.0
+
+
+def test_suites():
+    assert suite_tasks("tabletop-long") == ["group_by_color", "all_left", "make_line", "order_three"]
+    assert suite_tasks(["push_to_center", "tabletop-single"])[0] == "push_to_center"
+    with pytest.raises(DreamplanError, match="unknown suite or task 'tabletop-huge'"):
+        suite_tasks("tabletop-huge")
+
+
+def test_eval_command_writes_table_json_and_videos(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["eval", "suite=push_to_center", "splits=[train,paraphrase]", "episodes=2", "workers=2", f"out={out}"])
+    assert code == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert len(info["episodes"]) == 4 and info["seeds"] == [1_000_000, 1_000_001]
+    assert set(info["summary"]) == {"push_to_center/train", "push_to_center/paraphrase", "all"}
+    assert info["config"]["agent"]["_target_"] == "planner.agent.ImaginationAgent"
+    for ep in info["episodes"]:
+        assert (out / ep["video"]).stat().st_size > 1000
+    table = (out / "results.md").read_text()
+    assert "push_to_center/paraphrase" in table and "95 % CI" in table
+    assert "push_to_center/train" in capsys.readouterr().out
+
+
+def test_eval_expert_baseline_without_videos(tmp_path):
+    out = tmp_path / "expert"
+    assert main(["eval", "agent=expert", "suite=order_three", "episodes=2", "workers=1", "videos=false", f"out={out}"]) == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["summary"]["all"]["success_rate"] == 1.0 and not (out / "videos").exists()
