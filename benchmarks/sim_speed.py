@@ -1,6 +1,6 @@
 """Simulator speed and scripted-expert success.
 
-    python benchmarks/sim_speed.py [--episodes 100] [--steps 2000] [--out benchmarks/results/sim_speed.json]
+    python benchmarks/sim_speed.py [--episodes 100] [--steps 2000] [--repeats 3] [--out benchmarks/results/sim_speed.json]
 
 Speed: env.step with rendering at 64x64 and 128x128, next to raw `mj_step` (same 25 substeps) + a Renderer
 on the very same compiled scene; the ratio is the overhead of our wrapper. Success: the scripted expert on
@@ -75,20 +75,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/results/sim_speed.json")
     args = ap.parse_args()
 
     speed = {}
     for size in (64, 128):
-        ours, raw = env_steps_per_second(size, args.steps, args.seed), raw_steps_per_second(size, args.steps, args.seed)
-        speed[size] = {"env_steps_per_s": ours, "raw_steps_per_s": raw, "ratio": ours / raw}
+        # alternate the two measurements and keep each one's best, so load from other processes hits both alike
+        ours, raw = [], []
+        for _ in range(args.repeats):
+            ours.append(env_steps_per_second(size, args.steps, args.seed))
+            raw.append(raw_steps_per_second(size, args.steps, args.seed))
+        speed[size] = {"env_steps_per_s": max(ours), "raw_steps_per_s": max(raw), "ratio": max(ours) / max(raw)}
     print(f"\n{'image':>7} | {'env steps/s':>11} | {'raw mj_step+Renderer /s':>23} | ratio")
     print(f"{'-' * 7}-|-{'-' * 11}-|-{'-' * 23}-|------")
     for size, s in speed.items():
         print(f"{size:>4}px | {s['env_steps_per_s']:11.0f} | {s['raw_steps_per_s']:23.0f} | {s['ratio']:.2f}")
     print(f"(one env step = {SUBSTEPS} physics substeps of 2 ms + one render)")
 
+    if args.episodes < 1:
+        return
     success = expert_success(args.episodes)
     print(f"\n{'task':16s} | expert success ({args.episodes} seeds) | mean steps")
     print(f"{'-' * 16}-|-{'-' * 28}-|-----------")
@@ -97,7 +104,7 @@ def main() -> None:
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"speed": speed, "expert": success, "episodes": args.episodes, "steps": args.steps,
+    out.write_text(json.dumps({"speed": speed, "expert": success, "episodes": args.episodes, "steps": args.steps, "repeats": args.repeats,
                                "seed": args.seed, "mujoco": mujoco.__version__, "machine": platform.platform()}, indent=2))
     print(f"\nwrote {out}")
 
