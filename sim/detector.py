@@ -1,0 +1,124 @@
+"""A color-segmentation block detector for camera frames, real or imagined.
+
+Each pixel is labelled with the nearest of the scene's rendered colors (table, wall, pusher, six block
+colors; calibrated once by rendering them), each block color's pixels are split into connected components,
+and every component becomes a detection with its centre in table metres (through the fixed top camera).
+Used to score imagined clips (where did the blocks end up?) and to measure imagination fidelity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from sim.scene import BLOCK_HALF, CAMERA_FOVY, CAMERA_HEIGHT, COLORS
+
+BLOCK_TOP = 2 * BLOCK_HALF
+
+
+@dataclass(frozen=True)
+class Detection:
+    color: str
+    xy: np.ndarray  # centre in table metres
+    area: int  # pixels
+
+
+@lru_cache(maxsize=1)
+def palette() -> tuple[tuple[str, ...], np.ndarray]:
+    """Names and rendered RGB of everything that can appear in a frame (measured by rendering a probe scene)."""
+    from sim.env import TabletopEnv  # late import: rendering needs the GL set-up that importing sim does
+
+    from sim.scene import SHAPES, Block
+
+    env = TabletopEnv(image_size=64)
+    names, colors = ["table", "wall", "pusher"], []
+    blocks = [Block(c, SHAPES[0]) for c in COLORS]
+    grid = [(-0.15 + 0.15 * (i % 3), 0.08 - 0.16 * (i // 3)) for i in range(len(blocks))]
+    inst = {"task": "push_to_center", "blocks": [[b.color, b.shape] for b in blocks],
+            "params": {"block": blocks[0].name, "region": "center"}}
+    env.reset(options={"instance": inst, "positions": grid, "pusher": [0.2, 0.2]})
+    img = env.camera_image().astype(float)
+    to_px = lambda xy, z: np.round(world_to_pixel(np.asarray(xy), z, 64)).astype(int)  # noqa: E731
+    for xy, z in (([0.0, -0.2], 0.0), ([0.0, -0.3], 0.04), ([0.2, 0.2], BLOCK_TOP + 0.002)):
+        c, r = to_px(xy, z)
+        colors.append(img[r, c])
+    for b, xy in zip(blocks, grid):
+        c, r = to_px(xy, BLOCK_TOP)
+        names.append(b.color)
+        colors.append(img[r, c])
+    env.close()
+    return tuple(names), np.stack(colors)
+
+
+def _focal(size: int) -> float:
+    return (size / 2) / np.tan(np.radians(CAMERA_FOVY) / 2)
+
+
+def world_to_pixel(xy: np.ndarray, z: float, size: int) -> np.ndarray:
+    """Table metres -> (column, row) pixel centre for a point at height z."""
+    s = _focal(size) / (CAMERA_HEIGHT - z)
+    return np.array([size / 2 + xy[0] * s - 0.5, size / 2 - xy[1] * s - 0.5])
+
+
+def pixel_to_world(col: float, row: float, z: float, size: int) -> np.ndarray:
+    s = (CAMERA_HEIGHT - z) / _focal(size)
+    return np.array([(col + 0.5 - size / 2) * s, (size / 2 - row - 0.5) * s])
+
+
+def label_pixels(image: np.ndarray) -> np.ndarray:
+    """Index into palette() names for every pixel, by nearest rendered color."""
+    _, colors = palette()
+    d = ((image[..., None, :].astype(np.float32) - colors[None, None].astype(np.float32)) ** 2).sum(-1)
+    return d.argmin(-1)
+
+
+def _components(mask: np.ndarray) -> list[np.ndarray]:
+    """4-connected components of a boolean mask, each as an array of (row, col)."""
+    seen = np.zeros_like(mask)
+    out = []
+    h, w = mask.shape
+    for r0, c0 in zip(*np.nonzero(mask)):
+        if seen[r0, c0]:
+            continue
+        stack, pixels = [(r0, c0)], []
+        seen[r0, c0] = True
+        while stack:
+            r, c = stack.pop()
+            pixels.append((r, c))
+            for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                if 0 <= rr < h and 0 <= cc < w and mask[rr, cc] and not seen[rr, cc]:
+                    seen[rr, cc] = True
+                    stack.append((rr, cc))
+        out.append(np.array(pixels))
+    return out
+
+
+def detect_blocks(image: np.ndarray, min_area: int | None = None) -> list[Detection]:
+    """Blocks visible in an RGB frame. Components smaller than `min_area` pixels (default: a third of a
+    block's top face) are dropped: near the image edge the camera sees cube sides, whose darker shade can
+    pass for a neighbouring color (orange's for red), in slivers of under ten pixels at 64x64."""
+    size = image.shape[0]
+    names, _ = palette()
+    labels = label_pixels(image)
+    face_px = (2 * BLOCK_HALF * _focal(size) / (CAMERA_HEIGHT - BLOCK_TOP)) ** 2
+    min_area = max(2, int(face_px / 3)) if min_area is None else min_area
+    out = []
+    for idx, name in enumerate(names):
+        if name not in COLORS:
+            continue
+        for pix in _components(labels == idx):
+            if len(pix) >= min_area:
+                row, col = pix.mean(axis=0)
+                out.append(Detection(name, pixel_to_world(col, row, BLOCK_TOP, size), len(pix)))
+    return out
+
+
+def pusher_position(image: np.ndarray) -> np.ndarray | None:
+    names, _ = palette()
+    mask = label_pixels(image) == names.index("pusher")
+    if not mask.any():
+        return None
+    rows, cols = np.nonzero(mask)
+    return pixel_to_world(cols.mean(), rows.mean(), BLOCK_TOP + 0.002, image.shape[0])
