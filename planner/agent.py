@@ -71,7 +71,7 @@ class ImaginationAgent:
         execute_horizon: int = 8,
         num_samples: int = 1,
         steps_per_subgoal: int = 100,
-        max_replans: int = 1,
+        max_replans: int = 3,
     ):
         if invdyn.frame_stride != video_model.frame_stride:
             raise ValueError(f"inverse dynamics reads frames {invdyn.frame_stride} steps apart but the video model "

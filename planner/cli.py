@@ -62,11 +62,30 @@ def _eval(cfg: DictConfig) -> None:
     print(f"wrote {out}/eval_info.json, results.md" + (", videos/" if cfg.videos else ""))
 
 
+def _fidelity(cfg: DictConfig) -> None:
+    import time
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from planner.evaluate import suite_tasks
+    from planner.fidelity import fidelity_table, run_fidelity
+
+    out = cfg.out or f"runs/fidelity/{cfg.videomodel._target_.rsplit('.', 1)[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = run_fidelity(instantiate(cfg.env), instantiate(cfg.videomodel), instantiate(cfg.invdyn),
+                           suite_tasks(cfg.suite), cfg.episodes, cfg.seed, out,
+                           config=OmegaConf.to_container(cfg, resolve=True))
+    print(fidelity_table(summary))
+    print(f"wrote {out}/fidelity.json, fidelity.md")
+
+
 # command -> (config name under configs/, "module:function" taking the composed DictConfig, one-line help).
 # Functions are imported only when their command runs, so `dreamplan record` never loads torch.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "record": ("record", "planner.cli:_record", "record scripted-expert episodes to HDF5 shards"),
+    "train invdyn": ("train/invdyn", "invdyn.train:main", "train the inverse-dynamics model (resumes from run_dir)"),
     "eval": ("eval", "planner.cli:_eval", "run the agent on fixed evaluation seeds; table, JSON, videos"),
+    "fidelity": ("fidelity", "planner.cli:_fidelity", "imagined vs physically executed clips: PSNR, SSIM, physics"),
 }
 
 
