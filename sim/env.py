@@ -21,8 +21,9 @@ import numpy as np
 
 from sim.render import FastRenderer
 from sim.scene import BLOCK_HALF, MAX_BLOCKS, PUSHER_RADIUS, PUSHER_RANGE, WORKSPACE_HALF, Block, scene_xml
+from sim.errors import DreamplanError
 from sim.targets import GroundingError, Target
-from sim.tasks import EVAL_SEED_BASE, TASKS, Instance, get_task, split_accepts
+from sim.tasks import EVAL_SEED_BASE, TASKS, Instance, get_task, match_instruction, meets, split_accepts
 
 STATE_DIM = 2 + 4 * MAX_BLOCKS
 SUBSTEPS = 25  # 25 x 2 ms: the policy acts at 20 Hz
@@ -125,12 +126,15 @@ class TabletopEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = dict(options or {})
-        unknown = set(options) - {"task", "split", "instance", "positions", "yaws", "pusher"}
+        unknown = set(options) - {"task", "split", "instruction", "instance", "positions", "yaws", "pusher"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)} (known: task, split, instance, positions, yaws, pusher)")
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)} "
+                             "(known: task, split, instruction, instance, positions, yaws, pusher)")
         split = options.get("split", self.split)
         if "instance" in options:
             self._reset_to(options)
+        elif "instruction" in options:
+            self._reset_for_instruction(options["instruction"], split)
         else:
             task_id = options.get("task", self.task_id)
             task = get_task(task_id) if task_id is not None else TASKS[self.np_random.choice(sorted(TASKS))]
@@ -140,10 +144,20 @@ class TabletopEnv(gym.Env):
         self._advance()
         return self._obs(), self._info()
 
-    def _reset_sampled(self, task_id: str, split: str) -> None:
+    def _reset_for_instruction(self, text: str, split: str) -> None:
+        """A scene in which `text` (an instruction some task template produces) makes sense."""
+        match = match_instruction(text)
+        if match is None:
+            raise GroundingError(f"no task understands the instruction {text!r} (tasks: {', '.join(TASKS)})")
+        self._reset_sampled(match[0], split, words=match[1])
+        self.instance.instruction = text
+
+    def _reset_sampled(self, task_id: str, split: str, words: dict | None = None) -> None:
         task = get_task(task_id)
-        for _ in range(2000):
+        for _ in range(5000):
             inst = task.sample(self.np_random, split)
+            if words and not meets(inst, words):
+                continue
             self.instance = inst
             self._sim = self._compile(inst.blocks)
             positions, yaws, pusher = self._sample_layout(inst.blocks)
@@ -151,12 +165,12 @@ class TabletopEnv(gym.Env):
             if (
                 len(targets) >= task.min_subgoals
                 and not task.succeeded(inst.params, inst.blocks, positions)
-                and split_accepts(targets, split)
+                and (words is not None or split_accepts(targets, split))  # a user's own words may name any combination
             ):
                 self._place(positions, yaws, pusher)
                 self.subgoals = targets
                 return
-        raise RuntimeError(f"could not sample a {split!r} episode of task {task_id!r}")
+        raise DreamplanError(f"could not sample a {split!r} scene for task {task_id!r}" + (f" with {words}" if words else ""))
 
     def _reset_to(self, options: dict[str, Any]) -> None:
         """Put an exact scene on the table: options = {instance: {...}, positions: [[x, y], ...], pusher: [x, y]}."""

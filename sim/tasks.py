@@ -12,13 +12,14 @@ some instruction templates and some (block, placement) combinations out of train
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from sim.scene import COLORS, SHAPES, Block
-from sim.targets import NEAR, Positions, Target
+from sim.targets import NEAR, REGIONS, Positions, Target
 
 SPLITS = ("train", "paraphrase", "combo", "crowded")
 EVAL_SEED_BASE = 1_000_000  # recorded training data uses seeds below this, evaluation seeds start here
@@ -87,6 +88,48 @@ class Task:
         template = templates[rng.integers(len(templates))]
         words = self.words(params, blocks, rng) if self.words else {}
         return Instance(self.id, blocks, params, template.format(**words))
+
+
+def _slot_patterns() -> dict[str, str]:
+    block = rf"(?:{'|'.join(COLORS)}) (?:{'|'.join(SHAPES)}|block)"
+    color = "|".join(COLORS)
+    return {"block": block, "anchor": block, "region": "|".join(REGIONS), "a": color, "b": color, "c": color}
+
+
+def _template_regex(template: str) -> re.Pattern:
+    slots = _slot_patterns()
+    parts = re.split(r"\{(\w+)\}", template)  # literal, slot, literal, slot, ...
+    body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>{slots[p]})" for i, p in enumerate(parts))
+    return re.compile(body)
+
+
+def match_instruction(text: str) -> tuple[str, dict[str, str]] | None:
+    """(task id, the words filling its template) for an instruction some task template produces, else None."""
+    clean = " ".join(text.lower().strip().rstrip(".!").split())
+    for task in TASKS.values():
+        for template in (*task.templates, *task.heldout_templates):
+            m = _template_regex(template).fullmatch(clean)
+            if m:
+                return task.id, m.groupdict()
+    return None
+
+
+def meets(inst: Instance, words: dict[str, str]) -> bool:
+    """Whether a sampled instance is what the words of an instruction ask for ('red block' = any red one)."""
+    p = inst.params
+    for slot, word in words.items():
+        if slot in ("block", "anchor"):
+            color, shape = word.split()
+            have = Block(*p[slot].split())
+            if have.color != color or (shape != "block" and have.shape != shape):
+                return False
+            if shape == "block" and sum(b.color == color for b in inst.blocks) > 1:
+                return False  # 'the red block' would be ambiguous
+        elif slot == "region" and p["region"] != word:
+            return False
+        elif slot in "abc" and p["order"]["abc".index(slot)].split()[0] != word:
+            return False
+    return True
 
 
 def block_phrase(block: Block, blocks: tuple[Block, ...], rng: np.random.Generator) -> str:

@@ -93,3 +93,24 @@ def test_the_plan_depends_on_the_scene():
         plans.add(tuple(info["subgoals"]))
     assert len(plans) >= 5
     env.close()
+
+
+def test_instructions_map_to_tasks_and_scenes_that_fit_them():
+    from sim.errors import DreamplanError
+    from sim.tasks import match_instruction
+
+    assert match_instruction("Group the blocks by color.") == ("group_by_color", {})
+    assert match_instruction("put red left of green left of blue") == ("order_three", {"a": "red", "b": "green", "c": "blue"})
+    assert match_instruction("stack the blocks") is None
+    env = TabletopEnv()
+    _, info = env.reset(seed=0, options={"instruction": "push the red cylinder to the top right corner"})  # a held-out combo
+    assert info["subgoals"] == ["push the red cylinder to the top right corner"]
+    assert info["instruction"] == "push the red cylinder to the top right corner"
+    _, info = env.reset(seed=0, options={"instruction": "move the purple block beside the orange cube"})
+    assert info["subgoals"] == [f"push the {[b for b in env.blocks if b.color == 'purple'][0].name} next to the orange cube"]
+    _, info = env.reset(seed=5, options={"instruction": "put yellow left of blue left of red"})
+    assert [s.split(" to the ")[0] for s in info["subgoals"]] == ["push the " + n for n in
+                                                                  [b.name for c in ("blue", "yellow", "red") for b in env.blocks if b.color == c]]
+    with pytest.raises(DreamplanError, match="no task understands the instruction 'stack the blocks'"):
+        env.reset(options={"instruction": "stack the blocks"})
+    env.close()
