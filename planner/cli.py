@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from sim.errors import DreamplanError
 
@@ -79,13 +80,25 @@ def _fidelity(cfg: DictConfig) -> None:
     print(f"wrote {out}/fidelity.json, fidelity.md")
 
 
-# command -> (config name under configs/, "module:function" taking the composed DictConfig, one-line help).
-# Functions are imported only when their command runs, so `dreamplan record` never loads torch.
-COMMANDS: dict[str, tuple[str, str, str]] = {
+def _report(cfg: DictConfig) -> None:
+    from planner.report import write_report
+
+    print(f"wrote {write_report(cfg.run_dir, cfg.out, cfg.max_videos)}")
+
+
+class Command(NamedTuple):
+    config: str  # config name under configs/
+    target: str  # "module:function" taking the composed DictConfig; imported only when the command runs
+    help: str
+    positional: str | None = None  # config key a bare argument sets: `dreamplan report runs/x` = report run_dir=runs/x
+
+
+COMMANDS: dict[str, tuple] = {
     "record": ("record", "planner.cli:_record", "record scripted-expert episodes to HDF5 shards"),
     "train invdyn": ("train/invdyn", "invdyn.train:main", "train the inverse-dynamics model (resumes from run_dir)"),
     "eval": ("eval", "planner.cli:_eval", "run the agent on fixed evaluation seeds; table, JSON, videos"),
     "fidelity": ("fidelity", "planner.cli:_fidelity", "imagined vs physically executed clips: PSNR, SSIM, physics"),
+    "report": ("report", "planner.cli:_report", "self-contained HTML page of one or many eval runs", "run_dir"),
 }
 
 
@@ -98,6 +111,16 @@ def _load(spec: str) -> Callable[[DictConfig], None]:
 
 class UserError(Exception):
     """A problem with the user's input, reported as one line."""
+
+
+def _override(arg: str, positional: str | None) -> str:
+    """A Hydra override; a bare word (no '=') sets the command's positional key, quoted so spaces survive."""
+    if "=" in arg.split(" ")[0] or arg.startswith(("+", "~")):
+        return arg
+    if positional is None:
+        raise UserError(f"unexpected argument {arg!r}: give overrides as key=value")
+    escaped = arg.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{positional}='{escaped}'"
 
 
 def compose(config_name: str, overrides: list[str]) -> DictConfig:
@@ -116,7 +139,8 @@ def compose(config_name: str, overrides: list[str]) -> DictConfig:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in {"-h", "--help", "help"}:
-        listing = "\n".join(f"  {name:22s}{help_}   (configs/{cfg}.yaml)" for name, (cfg, _, help_) in COMMANDS.items())
+        listing = "\n".join(f"  {name:22s}{c.help}   (configs/{c.config}.yaml)"
+                            for name, c in ((n, Command(*t)) for n, t in COMMANDS.items()))
         print(USAGE.format(commands=listing))
         return 0
     # two-word commands ("train invdyn") take their second word from argv too
@@ -125,11 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"dreamplan: error: unknown command {command!r} (known: {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
-    config_name, target, _ = COMMANDS[command]
-    run = _load(target)
+    spec = Command(*COMMANDS[command])
     show = "--cfg" in args
-    overrides = [a for a in args if a != "--cfg"]
     try:
+        overrides = [_override(a, spec.positional) for a in args if a != "--cfg"]
+        run = _load(spec.target)
+        config_name = spec.config
         cfg = compose(config_name, overrides)
         if show:
             from omegaconf import OmegaConf
@@ -140,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, DreamplanError, ValueError, FileNotFoundError) as e:
         # Anything else is a bug and keeps its traceback.
         print(f"dreamplan: error: {e}", file=sys.stderr)
+        return 2
+    except OmegaConfBaseException as e:  # e.g. a mandatory value (???) left unset
+        print(f"dreamplan: error: bad config: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dreamplan: interrupted (finished shards and checkpoints are kept; re-run to resume)", file=sys.stderr)
