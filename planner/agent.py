@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -80,8 +81,12 @@ class ImaginationAgent:
         self.execute_horizon, self.num_samples = execute_horizon, num_samples
         self.steps_per_subgoal, self.max_replans = steps_per_subgoal, max_replans
 
-    def run(self, env, instruction: str | None = None) -> Episode:
-        """Carry out `instruction` (default: the episode's own) in an env that has just been reset."""
+    def run(self, env, instruction: str | None = None, on_event: Callable[[str, object], None] | None = None) -> Episode:
+        """Carry out `instruction` (default: the episode's own) in an env that has just been reset.
+
+        `on_event(kind, payload)` hears ("plan", [Subgoal]) after every (re-)plan and ("subgoal", record) after
+        every subgoal attempt -- for progress displays."""
+        notify = on_event or (lambda kind, payload: None)
         base = env.unwrapped
         instruction = instruction or base.instance.instruction
         episode = Episode(instruction, frames=[base.camera_image()], info={"success": base.task_succeeded()})
@@ -90,10 +95,13 @@ class ImaginationAgent:
         try:
             with _timed(episode, "plan"):
                 plan = self.planner.plan(episode.frames[-1], instruction)
+            notify("plan", list(plan))
             while not stepper.done:
                 if plan:
                     subgoal = plan.pop(0)
-                    if self._pursue(subgoal, base, stepper, episode) or stepper.done:
+                    reached = self._pursue(subgoal, base, stepper, episode)
+                    notify("subgoal", episode.subgoals[-1])
+                    if reached or stepper.done:
                         continue
                     why = f"subgoal not reached within {self.steps_per_subgoal} steps: {subgoal.text!r}"
                 elif episode.info.get("success", False):
@@ -106,6 +114,7 @@ class ImaginationAgent:
                 episode.replans += 1
                 with _timed(episode, "plan"):
                     plan = self.planner.plan(episode.frames[-1], instruction)
+                notify("plan", list(plan))
         except DreamplanError as e:
             episode.failure = str(e)
         episode.success = bool(base.task_succeeded())

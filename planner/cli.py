@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 from sim.errors import DreamplanError
 
 USAGE = """usage: dreamplan COMMAND [key=value ...]
+       dreamplan run "group the blocks by color" [key=value ...]
 
 commands:
 {commands}
@@ -80,6 +81,17 @@ def _fidelity(cfg: DictConfig) -> None:
     print(f"wrote {out}/fidelity.json, fidelity.md")
 
 
+def _run(cfg: DictConfig) -> None:
+    from hydra.utils import instantiate
+
+    from planner.run import run_instruction
+
+    result = run_instruction(instantiate(cfg.env), instantiate(cfg.agent), cfg.instruction, cfg.seed, cfg.out,
+                             cfg.videomodel.frame_stride)
+    if not result["success"]:
+        raise SystemExit(1)
+
+
 def _report(cfg: DictConfig) -> None:
     from planner.report import write_report
 
@@ -94,6 +106,8 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, tuple] = {
+    "run": ("run", "planner.cli:_run", "carry out one instruction with the whole stack; mp4 of imagined vs real",
+            "instruction"),
     "record": ("record", "planner.cli:_record", "record scripted-expert episodes to HDF5 shards"),
     "train invdyn": ("train/invdyn", "invdyn.train:main", "train the inverse-dynamics model (resumes from run_dir)"),
     "eval": ("eval", "planner.cli:_eval", "run the agent on fixed evaluation seeds; table, JSON, videos"),
