@@ -6,6 +6,7 @@ the command line, then runs. Errors a user can fix are printed as one line, `dre
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -46,7 +47,7 @@ def _record(cfg: DictConfig) -> None:
           f"({summary['shards_written']} shards written now)")
 
 
-def _eval(cfg: DictConfig) -> None:
+def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
     import time
 
     from omegaconf import OmegaConf
@@ -56,10 +57,16 @@ def _eval(cfg: DictConfig) -> None:
     agent_name = cfg.agent._target_.rsplit(".", 1)[-1]
     out = cfg.out or f"runs/eval/{cfg.suite}-{agent_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     container = OmegaConf.to_container(cfg, resolve=True)
+    swaps = {}
+    if cfg.attribute and "planner" in cfg.agent:
+        for component, oracle in cfg.oracles.items():
+            swapped = compose("eval", [*overrides, f"{component}={oracle}"])
+            if OmegaConf.to_container(swapped[component]) != OmegaConf.to_container(cfg[component]):
+                swaps[component] = OmegaConf.to_container(swapped.agent, resolve=True)
     job = EvalJob(env=container["env"], agent=container["agent"], tasks=suite_tasks(container["suite"]),
                   splits=list(cfg.splits), episodes=cfg.episodes, seed=cfg.seed, out=out, videos=cfg.videos,
-                  frame_stride=cfg.frame_stride)
-    info = evaluate(job, workers=cfg.workers, config=container)
+                  frame_stride=cfg.frame_stride, swaps=swaps)
+    evaluate(job, workers=cfg.workers, config=container)
     print((Path(out) / "results.md").read_text())
     print(f"wrote {out}/eval_info.json, results.md" + (", videos/" if cfg.videos else ""))
 
@@ -175,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
 
             print(OmegaConf.to_yaml(cfg))
             return 0
-        run(cfg)
+        if "overrides" in inspect.signature(run).parameters:  # commands that re-compose variants of their config
+            run(cfg, overrides=overrides)
+        else:
+            run(cfg)
     except (UserError, DreamplanError, ValueError, FileNotFoundError) as e:
         # Anything else is a bug and keeps its traceback.
         print(f"dreamplan: error: {e}", file=sys.stderr)

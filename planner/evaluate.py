@@ -13,7 +13,7 @@ import math
 import multiprocessing as mp
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,8 @@ class EvalJob:
     out: str
     videos: bool = True
     frame_stride: int = 4
+    # failure attribution: component -> the agent config with that one component swapped for its oracle
+    swaps: dict[str, dict] = field(default_factory=dict)
 
     def episodes_to_run(self) -> list[tuple[str, str, int]]:
         return [(task, split, EVAL_SEED_BASE + self.seed + i) for task in self.tasks for split in self.splits
@@ -82,14 +84,29 @@ def _init_worker(job: EvalJob) -> None:
     from hydra.utils import instantiate
 
     torch.set_num_threads(1)  # one core per worker process
-    _worker_state.update(job=job, env=instantiate(job.env), agent=instantiate(job.agent))
+    agents = {"main": instantiate(job.agent)} | {k: instantiate(v) for k, v in job.swaps.items()}
+    _worker_state.update(job=job, env=instantiate(job.env), agents=agents)
+
+
+def _attribute(spec: tuple[str, str, int]) -> dict[str, bool]:
+    """Re-run a failed episode once per swap: which oracle, put in place of its component, fixes it?"""
+    task, split, seed = spec
+    env, agents = _worker_state["env"], _worker_state["agents"]
+    fixed = {}
+    for component in _worker_state["job"].swaps:
+        env.reset(seed=seed, options={"task": task, "split": split})
+        try:
+            fixed[component] = bool(agents[component].run(env).success)
+        except Exception:  # noqa: BLE001 -- a crash is a failure here too
+            fixed[component] = False
+    return fixed
 
 
 def _run_one(spec: tuple[str, str, int]) -> dict:
     import imageio.v3 as iio
 
     task, split, seed = spec
-    job, env, agent = _worker_state["job"], _worker_state["env"], _worker_state["agent"]
+    job, env, agent = _worker_state["job"], _worker_state["env"], _worker_state["agents"]["main"]
     _, info = env.reset(seed=seed, options={"task": task, "split": split})
     t0 = time.perf_counter()
     try:
@@ -118,6 +135,8 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
         iio.imwrite(tmp, comparison_video(episode, job.frame_stride), fps=20, codec="libx264", macro_block_size=1)
         os.replace(tmp, path)
         record["video"] = str(path.relative_to(job.out))
+    if job.swaps and not record["success"]:
+        record["fixed_by"] = _attribute(spec)
     return record
 
 
@@ -138,6 +157,10 @@ def aggregate(records: list[dict]) -> dict:
             "mean_wall_s": float(np.mean([r["wall_s"] for r in rs])),
             "seconds_per_episode": {c: float(np.mean([r["timings"].get(c, 0.0) for r in rs])) for c in components},
         }
+        failed = [r for r in rs if "fixed_by" in r]
+        if failed:
+            out[key]["failures_fixed_by_oracle"] = {c: sum(r["fixed_by"][c] for r in failed) for c in failed[0]["fixed_by"]}
+            out[key]["failures_fixed_by_none"] = sum(not any(r["fixed_by"].values()) for r in failed)
     return out
 
 
@@ -149,6 +172,16 @@ def results_table(summary: dict) -> str:
         lines.append(f"| {'**all**' if key == 'all' else key} | {a['successes']}/{a['episodes']} ({a['success_rate']:.0%}) "
                      f"| {a['ci95'][0]:.0%}–{a['ci95'][1]:.0%} | {a['subgoal_success']:.0%} | {a['mean_steps']:.0f} "
                      f"| {a['mean_wall_s']:.1f} | {parts} |")
+    attributed = {k: a for k, a in summary.items() if "failures_fixed_by_oracle" in a}
+    if attributed:
+        comps = list(next(iter(attributed.values()))["failures_fixed_by_oracle"])
+        lines += ["", "Failure attribution: failed episodes re-run with one component swapped for its oracle.", "",
+                  "| task / split | failures | " + " | ".join(f"fixed by oracle {c}" for c in comps) + " | fixed by none |",
+                  "|---|---|" + "---|" * (len(comps) + 1)]
+        for key, a in attributed.items():
+            n = a["episodes"] - a["successes"]
+            lines.append(f"| {key} | {n} | " + " | ".join(str(a["failures_fixed_by_oracle"][c]) for c in comps)
+                         + f" | {a['failures_fixed_by_none']} |")
     return "\n".join(lines) + "\n"
 
 
