@@ -1,7 +1,7 @@
 """The closed loop: plan subgoals, imagine each one, read actions off the imagined frames, act, re-imagine.
 
-For each subgoal the agent imagines a clip from the current real frame, extracts actions with inverse
-dynamics, executes the first `execute_horizon` of them (receding horizon), observes, and imagines again
+For each subgoal the agent imagines K clips from the current real frame, extracts actions with inverse
+dynamics, keeps the best-scoring clip (planner.search; re-sampling when none is good enough), executes the first `execute_horizon` of them (receding horizon), observes, and imagines again
 until the subgoal's check passes or its step budget runs out. A subgoal that fails triggers a re-plan from
 the real image (at most `max_replans` times).
 """
@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from planner.search import ClipScorer
 from planner.protocols import InverseDynamics, SubgoalPlanner, VideoModel, attach_all
 from sim.errors import DreamplanError
 from sim.expert import ScriptedExpert
@@ -28,6 +29,7 @@ class Episode:
     frames: list[np.ndarray] = field(default_factory=list)  # real camera frames, one per env step (+ the first)
     actions: list[np.ndarray] = field(default_factory=list)
     imagined: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (env step it starts at, clip [T,H,W,3])
+    scores: list[float] = field(default_factory=list)  # search score of each executed clip (when searching)
     subgoals: list[dict] = field(default_factory=list)  # {text, success, steps} per subgoal attempted
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # seconds per component
     success: bool = False
@@ -73,6 +75,9 @@ class ImaginationAgent:
         num_samples: int = 1,
         steps_per_subgoal: int = 100,
         max_replans: int = 3,
+        scorer: ClipScorer | None = None,
+        min_score: float = float("-inf"),
+        max_resamples: int = 0,
     ):
         if invdyn.frame_stride != video_model.frame_stride:
             raise ValueError(f"inverse dynamics reads frames {invdyn.frame_stride} steps apart but the video model "
@@ -80,6 +85,7 @@ class ImaginationAgent:
         self.planner, self.video_model, self.invdyn = planner, video_model, invdyn
         self.execute_horizon, self.num_samples = execute_horizon, num_samples
         self.steps_per_subgoal, self.max_replans = steps_per_subgoal, max_replans
+        self.scorer, self.min_score, self.max_resamples = scorer, min_score, max_resamples
 
     def run(self, env, instruction: str | None = None, on_event: Callable[[str, object], None] | None = None) -> Episode:
         """Carry out `instruction` (default: the episode's own) in an env that has just been reset.
@@ -122,20 +128,42 @@ class ImaginationAgent:
             episode.failure = "step budget exhausted"
         return episode
 
+    def _imagine_best(self, image: np.ndarray, subgoal: Subgoal, episode: Episode):
+        """(clip, actions, score) of the best of K imagined clips, re-sampling while none reaches `min_score`;
+        None if no sample ever does."""
+        for _ in range(1 + self.max_resamples):
+            with _timed(episode, "imagine"):
+                clips = self.video_model.imagine(image, subgoal.text, self.num_samples)
+            candidates = []
+            for clip in clips:
+                with _timed(episode, "invdyn"):
+                    actions = self.invdyn.actions(np.concatenate([image[None], clip]))
+                if not np.all(np.isfinite(actions)):
+                    raise DreamplanError(f"inverse dynamics returned a non-finite action for {subgoal.text!r}")
+                candidates.append((clip, actions))
+            if self.scorer is None:
+                return (*candidates[0], None)
+            with _timed(episode, "score"):
+                scored = [(self.scorer.score(image, c, subgoal, a), c, a) for c, a in candidates]
+            score, clip, actions = max(scored, key=lambda t: t[0].total)
+            if score.total >= self.min_score:
+                return clip, actions, score
+        return None
+
     def _pursue(self, subgoal: Subgoal, base, stepper: _Stepper, episode: Episode) -> bool:
         record = {"text": subgoal.text, "success": False, "steps": 0}
         episode.subgoals.append(record)
         reached = (lambda: base.check(subgoal.target)) if subgoal.target is not None else (lambda: False)
         while not reached() and record["steps"] < self.steps_per_subgoal and not stepper.done:
             image = episode.frames[-1]
-            with _timed(episode, "imagine"):
-                clips = self.video_model.imagine(image, subgoal.text, self.num_samples)
-            clip = clips[0]
+            best = self._imagine_best(image, subgoal, episode)
+            if best is None:
+                record["failure"] = f"no imagined clip scored {self.min_score} or more"
+                break
+            clip, actions, score = best
             episode.imagined.append((episode.steps, clip))
-            with _timed(episode, "invdyn"):
-                actions = self.invdyn.actions(np.concatenate([image[None], clip]))
-            if not np.all(np.isfinite(actions)):
-                raise DreamplanError(f"inverse dynamics returned a non-finite action for {subgoal.text!r}")
+            if score is not None:
+                episode.scores.append(score.total)
             for a in actions[: self.execute_horizon]:
                 with _timed(episode, "sim"):
                     stepper.step(a)
