@@ -192,10 +192,12 @@ class WindowDataset:
     the subgoal is done) with zero actions, flagged by `action_mask`, so short segments are not dropped.
     Items are dicts of numpy arrays (a torch DataLoader collates them as is):
       frames [T+1, H, W, 3] uint8, actions [T, k, 2] float32, action_mask [T, k] bool, text (subgoal), ...
+    With `in_memory` every episode's frames and actions are read once up front (reading a window out of
+    the shards costs ~10 ms, far more than a small model's training step needs).
     """
 
     def __init__(self, source, horizon: int = 1, stride: int = 1, success_only: bool = True,
-                 tasks: Iterable[str] | None = None, start_every: int = 1):
+                 tasks: Iterable[str] | None = None, start_every: int = 1, in_memory: bool = False):
         if horizon < 1 or stride < 1 or start_every < 1:
             raise ValueError(f"horizon, stride and start_every must be >= 1, got {horizon}, {stride}, {start_every}")
         self.store = source if isinstance(source, EpisodeStore) else EpisodeStore(source, success_only, tasks)
@@ -208,13 +210,22 @@ class WindowDataset:
                 self.index += [(e, s, end, t) for t in range(s, end, start_every)]
         if not self.index:
             raise DatasetError("the dataset holds no usable subgoal segments")
+        self._memory = None
+        if in_memory:
+            self._memory = []
+            for e in range(len(self.store)):
+                g = self.store.group(e)
+                self._memory.append({"frames": g["frames"][()], "actions": g["actions"][()],
+                                     "attrs": {"instruction": str(g.attrs["instruction"]), "task": str(g.attrs["task"])}})
+            self.store.close()
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, i: int) -> dict:
         e, s, end, t = self.index[i]
-        g = self.store.group(e)
+        g = self.store.group(e) if self._memory is None else self._memory[e]
+        attrs = g.attrs if self._memory is None else g["attrs"]
         T, k = self.horizon, self.stride
         steps = t + np.arange(T * k)  # action steps covered
         mask = steps < end
@@ -230,8 +241,8 @@ class WindowDataset:
             "action_mask": mask.reshape(T, k),
             "text": sg["text"],
             "target": json.dumps(sg.get("target")),
-            "instruction": str(g.attrs["instruction"]),
-            "task": str(g.attrs["task"]),
+            "instruction": str(attrs["instruction"]),
+            "task": str(attrs["task"]),
             "episode": e,
             "t": t,
         }

@@ -59,6 +59,16 @@ def test_windows_stay_within_a_subgoal_and_pad_its_end(recorded):
     np.testing.assert_array_equal(last["frames"][-1], last["frames"][-2])
 
 
+def test_in_memory_windows_equal_windows_read_from_disk(recorded):
+    disk, mem = WindowDataset(recorded, horizon=2, stride=3), WindowDataset(recorded, horizon=2, stride=3, in_memory=True)
+    assert len(disk) == len(mem)
+    for i in (0, len(disk) // 2, len(disk) - 1):
+        a, b = disk[i], mem[i]
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+
+
 def test_resume_keeps_finished_shards(recorded, tmp_path):
     out = tmp_path / "d"
     record(_job(out))
