@@ -1,0 +1,105 @@
+"""A compact CNN inverse-dynamics model: frames stacked on channels -> strided convs -> MLP -> k actions.
+
+Implements the `InverseDynamics` protocol (planner/protocols.py):
+    model.actions(frames uint8 [N+1, H, W, 3]) -> float32 [N * frame_stride, 2]
+i.e. `frame_stride` actions in [-1, 1]^2 for each consecutive pair of frames, which are `frame_stride` env steps apart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.checkpoint import CheckpointError, load_weights_into, read_checkpoint_config, resolve_checkpoint, save_weights
+
+ACTION_DIM = 2
+STAGE_MULTIPLIERS = (1, 2, 2, 4)  # channels of the stride-2 conv stages, x width: 64px -> 4x4 features
+
+
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(math.gcd(8, c_out), c_out), nn.SiLU())
+
+
+class InverseDynamicsCNN(nn.Module):
+    """Input per pair: `context` earlier frames, o_t, o_{t+k} and the difference o_{t+k} - o_t, on channels."""
+
+    def __init__(self, frame_stride: int = 4, context: int = 0, image_size: int = 64,
+                 width: int = 32, hidden: int = 256):
+        super().__init__()
+        channels = [int(width) * m for m in STAGE_MULTIPLIERS]
+        if frame_stride < 1 or context < 0 or width < 1 or image_size % 2 ** len(channels):
+            raise ValueError(f"bad inverse-dynamics config: frame_stride={frame_stride}, context={context}, "
+                             f"image_size={image_size} (must be divisible by 2^{len(channels)} conv stages)")
+        self.frame_stride, self.context, self.image_size = int(frame_stride), int(context), int(image_size)
+        self.config = {"frame_stride": self.frame_stride, "context": self.context, "image_size": self.image_size,
+                       "width": int(width), "hidden": int(hidden)}
+        in_channels = 3 * (context + 3)
+        self.encoder = nn.Sequential(*[_conv_block(a, b) for a, b in zip([in_channels, *channels], channels)])
+        side = image_size // 2 ** len(channels)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(channels[-1] * side * side, hidden), nn.SiLU(),
+                                  nn.Linear(hidden, frame_stride * ACTION_DIM))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: float [B, context + 2, H, W, 3] in [0, 1] -> actions [B, frame_stride, 2] (not clipped)."""
+        x = frames.permute(0, 1, 4, 2, 3)  # B, n, 3, H, W
+        x = torch.cat([x, (x[:, -1:] - x[:, -2:-1])], dim=1) * 2 - 1
+        out = self.head(self.encoder(x.flatten(1, 2)))
+        return out.view(-1, self.frame_stride, ACTION_DIM)
+
+    # ------------------------------------------------------------------------------- the protocol
+    def pair_inputs(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 [N+1, H, W, 3] -> uint8 [N, context + 2, H, W, 3]: each pair with its earlier frames
+        (before the first frame: the first frame repeated, as in training at an episode's start)."""
+        n = len(frames) - 1
+        idx = np.arange(n)[:, None] + np.arange(-self.context, 2)[None]
+        return frames[np.clip(idx, 0, None)]
+
+    @torch.no_grad()
+    def actions(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[0] < 2 or frames.shape[-1] != 3:
+            raise ValueError(f"expected uint8 frames [N+1, H, W, 3] with N >= 1, got shape {frames.shape}")
+        if frames.shape[1:3] != (self.image_size, self.image_size):
+            raise ValueError(f"this inverse-dynamics model reads {self.image_size}x{self.image_size} frames, "
+                             f"got {frames.shape[1]}x{frames.shape[2]}")
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        x = torch.from_numpy(self.pair_inputs(frames)).to(device).float().div_(255)
+        out = self(x).clamp_(-1, 1)
+        self.train(was_training)
+        return out.reshape(-1, ACTION_DIM).cpu().numpy().astype(np.float32)
+
+    # --------------------------------------------------------------------------------- checkpoints
+    def save(self, directory: str | Path) -> Path:
+        """model.safetensors + config.json, loadable with `from_pretrained`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_weights(directory / "model.safetensors", self.state_dict())
+        (directory / "config.json").write_text(json.dumps({"model": self.config}, indent=2))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True) -> "InverseDynamicsCNN":
+        """Load a `save`d model, a training checkpoint (step-*/), or a run dir's latest checkpoint.
+        With `ema` and an ema.safetensors next to the weights, loads the averaged weights."""
+        ckpt = resolve_checkpoint(path)
+        config = read_checkpoint_config(ckpt).get("model")
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{ckpt}/config.json: not an inverse-dynamics CNN config ({e})") from None
+        weights = ckpt / "ema.safetensors" if ema and (ckpt / "ema.safetensors").exists() else ckpt / "model.safetensors"
+        load_weights_into(model, weights)
+        return model.to(device).eval()
+
+    load = from_pretrained
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,61 @@
+import hashlib
+
+import pytest
+import torch
+
+
+class HashTextEncoder:
+    """Stands in for MiniLM where the text only has to be *some* fixed embedding: a unit vector seeded by the
+    text's hash (stable across processes), no model to load."""
+
+    dim = 384
+
+    def embed(self, texts):
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+            rows.append(torch.nn.functional.normalize(torch.randn(self.dim, generator=torch.Generator().manual_seed(seed)), dim=0))
+        return torch.stack(rows) if rows else torch.zeros(0, self.dim)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The test networks are tiny: a second intra-op thread only adds synchronisation, and when the other core
+    is busy (a training run next door) it makes every op several times slower. Restored after each test."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def hash_text_encoder():
+    return HashTextEncoder()
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real text encoder, loaded once per session (a few seconds)."""
+    from videomodel.text_encoder import TextEncoder
+
+    return TextEncoder()
+
+
+# 16x16 frames -> 4x4x4 latents -> 4 tokens per frame with p=2: every test network runs in milliseconds
+TINY_WORLD = {
+    "image_size": 16,
+    "horizon": 3,
+    "frame_stride": 4,
+    "autoencoder": {"channels": [8, 8, 8], "latent_channels": 4},
+    "dit": {"variant": "DiT-XS", "hidden_size": 32, "depth": 2, "num_heads": 2, "patch_size": 2, "p_uncond": 0.1},
+    "objective": {"name": "flow_matching"},
+    "sampler": {"name": "euler", "steps": 4},
+    "cfg_scale": 2.0,
+}
+
+
+@pytest.fixture
+def tiny_world_config():
+    import copy
+
+    return copy.deepcopy(TINY_WORLD)

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+
+from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, psnr, reconstruction_loss, tensor_to_frames
+
+
+def _squares(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """uint8 [n, size, size, 3]: a grey table with one colored square each, like the tabletop scenes."""
+    rng = np.random.default_rng(seed)
+    frames = np.full((n, size, size, 3), 120, np.uint8)
+    for f in frames:
+        s = size // 4
+        y, x = rng.integers(0, size - s, 2)
+        f[y:y + s, x:x + s] = rng.integers(0, 256, 3)
+    return frames
+
+
+def test_frames_tensor_round_trip_is_exact():
+    frames = np.random.default_rng(0).integers(0, 256, (2, 3, 8, 8, 3), dtype=np.uint8)
+    x = frames_to_tensor(frames)
+    assert x.shape == (2, 3, 3, 8, 8) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1
+    assert np.array_equal(tensor_to_frames(x).numpy(), frames)
+
+
+def test_frames_to_tensor_rejects_float_images():
+    with pytest.raises(ValueError):
+        frames_to_tensor(np.zeros((8, 8, 3), np.float32))
+
+
+def test_psnr():
+    a = torch.zeros(2, 3, 8, 8)
+    assert psnr(a, a) > 90
+    # error 0.2 everywhere on a range of 2: 20 log10(2 / 0.2) = 20 dB
+    assert psnr(a + 0.2, a) == pytest.approx(20.0, abs=1e-4)
+    u = torch.full((1, 8, 8, 3), 100, dtype=torch.uint8)
+    assert psnr(u + 51, u) == pytest.approx(20 * np.log10(255 / 51), abs=1e-4)
+
+
+def test_shapes_64px_to_16x16x4():
+    ae = VideoAutoencoder(channels=(8, 16, 16), latent_channels=4, image_size=64)
+    assert ae.latent_shape == (4, 16, 16) and ae.downsample_factor == 4
+    x = frames_to_tensor(_squares(3, 64)).reshape(1, 3, 3, 64, 64)  # leading dims kept
+    z = ae.encode(x)
+    assert z.shape == (1, 3, 4, 16, 16)
+    assert ae.decode(z).shape == (1, 3, 3, 64, 64)
+
+
+def test_calibrate_gives_unit_variance_latents_and_decode_inverts_the_normalisation():
+    torch.manual_seed(0)
+    ae = VideoAutoencoder(channels=(8, 8), latent_channels=4, image_size=16)
+    frames = _squares(32, 16)
+    with torch.no_grad():
+        raw_decoded = ae.decoder(ae.encoder(frames_to_tensor(frames)))
+        ae.calibrate(frames)
+        z = ae.encode(frames_to_tensor(frames))
+        assert torch.allclose(z.transpose(0, 1).flatten(1).mean(1), torch.zeros(4), atol=1e-4)
+        assert torch.allclose(z.transpose(0, 1).flatten(1).std(1), torch.ones(4), atol=1e-3)
+        assert torch.allclose(ae.decode(z), raw_decoded, atol=1e-4)
+    assert "latent_scale" in ae.state_dict() and "latent_shift" in ae.state_dict()
+
+
+def test_a_few_training_steps_reduce_reconstruction_error():
+    torch.manual_seed(0)
+    ae = VideoAutoencoder(channels=(8, 8), latent_channels=4, image_size=16)
+    frames = torch.from_numpy(_squares(8, 16))
+    optimizer = torch.optim.Adam(ae.parameters(), lr=1e-2)
+    with torch.no_grad():
+        _, before = reconstruction_loss(ae, frames)
+    for _ in range(20):
+        loss, _ = reconstruction_loss(ae, frames)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        _, after = reconstruction_loss(ae, frames)
+    assert after["mse"] < 0.3 * before["mse"]
+    assert after["psnr"] > before["psnr"] + 5
+
+
+def test_save_load_round_trip(tmp_path):
+    ae = VideoAutoencoder(channels=(8, 8), latent_channels=4, image_size=16)
+    ae.calibrate(_squares(8, 16))
+    ae.save(tmp_path / "ae")
+    loaded = VideoAutoencoder.from_pretrained(tmp_path / "ae")
+    x = frames_to_tensor(_squares(2, 16, seed=1))
+    with torch.no_grad():
+        assert torch.equal(ae.eval().encode(x), loaded.encode(x))

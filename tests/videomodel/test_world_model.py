@@ -1,0 +1,181 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from planner.protocols import VideoModel
+from sim.errors import DreamplanError
+from videomodel.autoencoder import VideoAutoencoder
+from videomodel.world_model import DiTWorldModel
+
+
+def _image(seed: int = 0, size: int = 16) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+def _clips(b: int = 2, frames: int = 4, size: int = 16) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(1).integers(0, 256, (b, frames, size, size, 3), dtype=np.uint8))
+
+
+def _perturb(model: DiTWorldModel) -> DiTWorldModel:
+    """Move the DiT off its adaLN-Zero init (where every output is 0 and save/load could not fail visibly)."""
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in model.dit.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+@pytest.fixture
+def world(tiny_world_config, hash_text_encoder) -> DiTWorldModel:
+    torch.manual_seed(0)
+    return _perturb(DiTWorldModel(**tiny_world_config, text_encoder=hash_text_encoder))
+
+
+def test_imagine_shapes_and_the_video_model_protocol(world):
+    clips = world.imagine(_image(), "push the red block to the left", num_samples=3, seed=0)
+    assert clips.shape == (3, 3, 16, 16, 3) and clips.dtype == np.uint8
+    assert isinstance(world, VideoModel) and world.frame_stride == 4
+    assert not np.array_equal(clips[0], clips[1])  # K different samples
+
+
+def test_imagine_is_reproducible_with_a_seed(world):
+    a = world.imagine(_image(), "push", 2, seed=7)
+    assert np.array_equal(a, world.imagine(_image(), "push", 2, seed=7))
+    assert not np.array_equal(a, world.imagine(_image(), "push", 2, seed=8))
+    assert world.imagine(_image(), "push", 1).shape == (1, 3, 16, 16, 3)  # no seed: global generator
+
+
+def test_imagine_depends_on_the_image_and_the_text(world):
+    base = world.imagine(_image(0), "push the red block up", 1, seed=0)
+    assert not np.array_equal(base, world.imagine(_image(1), "push the red block up", 1, seed=0))
+    assert not np.array_equal(base, world.imagine(_image(0), "push the blue block down", 1, seed=0))
+
+
+def test_imagine_rejects_bad_images(world):
+    with pytest.raises(ValueError):
+        world.imagine(_image(size=32), "push", 1)
+    with pytest.raises(ValueError):
+        world.imagine(_image().astype(np.float32), "push", 1)
+
+
+def test_imagine_restores_training_mode_and_keeps_the_autoencoder_frozen(world):
+    world.train()
+    world.imagine(_image(), "push", 1, seed=0)
+    assert world.training and world.dit.training and not world.autoencoder.training
+    assert not any(p.requires_grad for p in world.autoencoder.parameters())
+
+
+@pytest.mark.parametrize("objective, sampler", [({"name": "flow_matching"}, {"name": "heun", "steps": 3}),
+                                                ({"name": "ddpm_eps"}, {"name": "ddim", "steps": 3})])
+def test_other_objectives_and_samplers(tiny_world_config, hash_text_encoder, objective, sampler):
+    model = DiTWorldModel(**{**tiny_world_config, "objective": objective, "sampler": sampler},
+                          text_encoder=hash_text_encoder)
+    assert model.imagine(_image(), "push", 2, seed=0).shape == (2, 3, 16, 16, 3)
+    assert torch.isfinite(model(_clips(), ["a", "b"]))
+
+
+def test_bf16_inference_runs(tiny_world_config, hash_text_encoder):
+    model = DiTWorldModel(**{**tiny_world_config, "inference_dtype": "bfloat16"}, text_encoder=hash_text_encoder)
+    assert model.imagine(_image(), "push", 2, seed=0).shape == (2, 3, 16, 16, 3)
+
+
+def test_loss_from_frames_equals_loss_from_precomputed_latents(world):
+    clips, texts = _clips(), ["push the red block up", "push the blue block down"]
+    torch.manual_seed(5)
+    from_frames = world(clips, texts)
+    torch.manual_seed(5)
+    from_latents = world(latents=world.encode_frames(clips), texts=world.embed_texts(texts))
+    assert from_frames.ndim == 0 and torch.allclose(from_frames, from_latents)
+    assert world.encode_frames(clips).shape == (2, 4, 4, 4, 4)
+
+
+def test_loss_trains_the_dit_only(world):
+    world.train()
+    world(_clips(frames=3), ["a", "b"]).backward()  # fewer future frames than the horizon are fine
+    assert all(p.grad is not None for p in world.dit.parameters())
+    assert all(p.grad is None for p in world.autoencoder.parameters())
+    with pytest.raises(ValueError):
+        world(_clips(frames=5), ["a", "b"])  # more than 1 + horizon
+    with pytest.raises(ValueError):
+        world(_clips(), ["only one text"])
+
+
+def test_trained_on_one_clip_the_sampler_reproduces_it(tiny_world_config, hash_text_encoder):
+    """Training objective and sampler agree on time direction and prediction: after overfitting one latent
+    clip, sampling from its first frame lands near the rest of it."""
+    torch.manual_seed(0)
+    config = {**tiny_world_config, "dit": {**tiny_world_config["dit"], "hidden_size": 64, "p_uncond": 0.0},
+              "cfg_scale": 1.0, "sampler": {"name": "euler", "steps": 8}}
+    model = DiTWorldModel(**config, text_encoder=hash_text_encoder)
+    clip = torch.randn(1, 4, 4, 4, 4)
+    text = hash_text_encoder.embed(["push"])
+    optimizer = torch.optim.AdamW(model.dit.parameters(), lr=3e-3)
+    for _ in range(300):
+        loss = model(latents=clip.expand(8, -1, -1, -1, -1), texts=text.expand(8, -1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        sampled = model.sample_latents(clip[:, :1].expand(4, -1, -1, -1, -1), text.expand(4, -1),
+                                       generator=torch.Generator().manual_seed(0))
+    assert torch.equal(sampled[:, :1], clip[:, :1].expand(4, -1, -1, -1, -1))
+    error = (sampled[:, 1:] - clip[:, 1:]).abs().mean()
+    assert error < 0.25 * clip[:, 1:].abs().mean(), float(error)
+
+
+def test_save_load_round_trip(world, tmp_path, hash_text_encoder):
+    world.save(tmp_path / "wm")
+    config = json.loads((tmp_path / "wm" / "config.json").read_text())["model"]
+    assert config["horizon"] == 3 and config["dit"]["hidden_size"] == 32
+    loaded = DiTWorldModel.load(tmp_path / "wm", text_encoder=hash_text_encoder)
+    assert set(loaded.state_dict()) == set(world.state_dict())
+    assert not any("text" in k and "y_embedder" not in k for k in loaded.state_dict())  # no MiniLM weights
+    for k, v in world.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k]), k
+    assert np.array_equal(world.imagine(_image(), "push", 2, seed=3), loaded.imagine(_image(), "push", 2, seed=3))
+    world.train(), loaded.train()  # same text dropout draws
+    torch.manual_seed(1)
+    a = world(_clips(), ["a", "b"])
+    torch.manual_seed(1)
+    assert torch.equal(a, loaded(_clips(), ["a", "b"]))
+
+
+def test_load_a_training_run_prefers_ema_weights_and_accepts_sampling_overrides(world, tmp_path, hash_text_encoder):
+    step = tmp_path / "run" / "checkpoints" / "step-0000020"
+    world.save(step)
+    ema = {k: v + 1 if v.is_floating_point() else v for k, v in world.state_dict().items()}
+    save_file({k: v.contiguous() for k, v in ema.items()}, str(step / "ema.safetensors"))
+    world.save(tmp_path / "run" / "checkpoints" / "step-0000010")  # older
+    loaded = DiTWorldModel.from_pretrained(tmp_path / "run", text_encoder=hash_text_encoder, cfg_scale=1.0,
+                                           sampler={"name": "heun", "steps": 2}, frame_stride=4, horizon=3)
+    key = "dit.final_layer.linear.bias"
+    assert torch.equal(loaded.state_dict()[key], ema[key])
+    assert loaded.cfg_scale == 1.0 and loaded.sampler.steps == 2
+    raw = DiTWorldModel.from_pretrained(tmp_path / "run", ema=False, text_encoder=hash_text_encoder)
+    assert torch.equal(raw.state_dict()[key], world.state_dict()[key])
+    with pytest.raises(DreamplanError):
+        DiTWorldModel.from_pretrained(tmp_path / "run", text_encoder=hash_text_encoder, frame_stride=2)
+
+
+def test_load_errors_are_dreamplan_errors(tmp_path, world):
+    with pytest.raises(DreamplanError):
+        DiTWorldModel.load(tmp_path / "nothing-here")
+    world.save(tmp_path / "wm")
+    (tmp_path / "wm" / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(DreamplanError):
+        DiTWorldModel.load(tmp_path / "wm")
+
+
+def test_from_autoencoder_starts_stage_two_on_the_trained_compressor(tmp_path, hash_text_encoder):
+    ae = VideoAutoencoder(channels=(8, 8, 8), latent_channels=4, image_size=16)
+    ae.calibrate(_clips().reshape(-1, 16, 16, 3))
+    ae.save(tmp_path / "ae")
+    model = DiTWorldModel.from_autoencoder(tmp_path / "ae", horizon=3, dit={"variant": "DiT-XS", "hidden_size": 32,
+                                           "depth": 1, "num_heads": 2}, text_encoder=hash_text_encoder)
+    for k, v in ae.state_dict().items():
+        assert torch.equal(model.autoencoder.state_dict()[k], v)
+    assert model.image_size == 16 and model.dit.in_channels == 4 and model.dit.max_frames == 4

@@ -1,0 +1,196 @@
+"""The video compressor: a per-frame convolutional autoencoder between pixels and the DiT's latent space.
+
+    uint8 [..., 64, 64, 3] --frames_to_tensor--> float [..., 3, 64, 64] in [-1, 1]
+                           --encode--> float [..., 4, 16, 16]   (normalised: ~zero mean, unit variance per channel)
+                           --decode--> float [..., 3, 64, 64] --tensor_to_frames--> uint8 [..., 64, 64, 3]
+
+Each stride-2 stage halves the resolution: `channels=(32, 64, 128)` has two, a downsample factor of 4.
+Training (stage 1): `reconstruction_loss(model, frames)`; then `calibrate(frames)` sets the `latent_shift` /
+`latent_scale` buffers from data, so `encode` hands the diffusion model unit-variance latents.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from videomodel import checkpoint_io
+
+
+def frames_to_tensor(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in [-1, 1]."""
+    x = frames if isinstance(frames, torch.Tensor) else torch.as_tensor(np.asarray(frames))
+    if x.dtype != torch.uint8 or x.shape[-1] != 3:
+        raise ValueError(f"expected uint8 frames [..., H, W, 3], got {x.dtype} {tuple(x.shape)}")
+    return x.movedim(-1, -3).float().div(127.5).sub(1.0)
+
+
+def tensor_to_frames(x: torch.Tensor) -> torch.Tensor:
+    """float [..., 3, H, W] in [-1, 1] (clipped) -> uint8 [..., H, W, 3]."""
+    return x.detach().float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8).movedim(-3, -1)
+
+
+def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean over frames of the peak signal-to-noise ratio (dB); uint8 frames, or floats in [-1, 1]."""
+    if prediction.shape != target.shape:
+        raise ValueError(f"psnr of different shapes: {tuple(prediction.shape)} vs {tuple(target.shape)}")
+    data_range = 255.0 if target.dtype == torch.uint8 else 2.0
+    err = (prediction.float() - target.float()).pow(2).flatten(-3).mean(-1)
+    return float((10 * torch.log10(data_range**2 / err.clamp(min=1e-10))).mean())
+
+
+def _group_norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(8, channels), channels, eps=1e-6)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.body = nn.Sequential(_group_norm(c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, padding=1),
+                                  _group_norm(c_out), nn.SiLU(), nn.Conv2d(c_out, c_out, 3, padding=1))
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.skip(x) + self.body(x)
+
+
+class Upsample(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+def _encoder(channels: tuple[int, ...], latent_channels: int) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 3, padding=1)]
+    c_prev = channels[0]
+    for i, c in enumerate(channels):
+        layers.append(ResBlock(c_prev, c))
+        if i < len(channels) - 1:
+            layers.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
+        c_prev = c
+    layers += [_group_norm(c_prev), nn.SiLU(), nn.Conv2d(c_prev, latent_channels, 3, padding=1)]
+    return nn.Sequential(*layers)
+
+
+def _decoder(channels: tuple[int, ...], latent_channels: int) -> nn.Sequential:
+    reversed_channels = channels[::-1]
+    layers: list[nn.Module] = [nn.Conv2d(latent_channels, reversed_channels[0], 3, padding=1)]
+    c_prev = reversed_channels[0]
+    for i, c in enumerate(reversed_channels):
+        layers.append(ResBlock(c_prev, c))
+        if i < len(channels) - 1:
+            layers.append(Upsample(c))
+        c_prev = c
+    layers += [_group_norm(c_prev), nn.SiLU(), nn.Conv2d(c_prev, 3, 3, padding=1)]
+    return nn.Sequential(*layers)
+
+
+class VideoAutoencoder(nn.Module):
+    """Frames are compressed one at a time (no temporal mixing): the DiT models time."""
+
+    def __init__(self, channels: tuple[int, ...] | list[int] = (32, 64, 128), latent_channels: int = 4,
+                 image_size: int = 64, latent_penalty: float = 1e-4):
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        if not channels or latent_channels < 1 or image_size % 2 ** (len(channels) - 1):
+            raise ValueError(f"bad autoencoder config: channels={channels}, latent_channels={latent_channels}, "
+                             f"image_size={image_size}")
+        self.config = {"channels": list(channels), "latent_channels": int(latent_channels),
+                       "image_size": int(image_size), "latent_penalty": float(latent_penalty)}
+        self.latent_channels, self.image_size = int(latent_channels), int(image_size)
+        self.downsample_factor = 2 ** (len(channels) - 1)
+        self.latent_size = self.image_size // self.downsample_factor
+        self.latent_penalty = float(latent_penalty)
+        self.encoder = _encoder(channels, latent_channels)
+        self.decoder = _decoder(channels, latent_channels)
+        # set by `calibrate`; saved with the weights
+        self.register_buffer("latent_shift", torch.zeros(latent_channels))
+        self.register_buffer("latent_scale", torch.ones(latent_channels))
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        return (self.latent_channels, self.latent_size, self.latent_size)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [N, 3, H, W] in [-1, 1] -> (reconstruction [N, 3, H, W], raw latents [N, C, h, w]) for training."""
+        z = self.encoder(x)
+        return self.decoder(z), z
+
+    def _per_frame(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-3]
+        y = net(x.reshape(-1, *x.shape[-3:]))
+        return y.reshape(*lead, *y.shape[-3:])
+
+    def _channel_view(self, v: torch.Tensor) -> torch.Tensor:
+        return v.view(-1, 1, 1)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """float [..., 3, H, W] in [-1, 1] -> normalised latents [..., C, h, w]."""
+        z = self._per_frame(self.encoder, x)
+        return (z - self._channel_view(self.latent_shift)) / self._channel_view(self.latent_scale)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """normalised latents [..., C, h, w] -> float [..., 3, H, W] (about [-1, 1], not clipped)."""
+        z = z * self._channel_view(self.latent_scale) + self._channel_view(self.latent_shift)
+        return self._per_frame(self.decoder, z)
+
+    @torch.no_grad()
+    def calibrate(self, frames: torch.Tensor | np.ndarray, batch_size: int = 256) -> None:
+        """Set latent_shift/latent_scale to the per-channel mean/std of the raw latents of uint8 `frames`
+        [..., H, W, 3] (a few thousand frames from the training data are plenty)."""
+        frames = frames if isinstance(frames, torch.Tensor) else torch.as_tensor(np.asarray(frames))
+        frames = frames.reshape(-1, *frames.shape[-3:])
+        device = self.latent_shift.device
+        latents = torch.cat([self.encoder(frames_to_tensor(frames[i:i + batch_size]).to(device))
+                             for i in range(0, len(frames), batch_size)])
+        latents = latents.transpose(0, 1).flatten(1).double()
+        self.latent_shift.copy_(latents.mean(1).float())
+        self.latent_scale.copy_(latents.std(1).clamp(min=1e-6).float())
+
+    # ---------------------------------------------------------------------------------- checkpoints
+    def save(self, directory: str | Path) -> Path:
+        return checkpoint_io.save(directory, self.state_dict(), self.config)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True) -> "VideoAutoencoder":
+        config, state = checkpoint_io.load(path, ema=ema)
+        model = cls(**config)
+        checkpoint_io.load_state(model, state, path)
+        return model.to(device).eval()
+
+    load = from_pretrained
+
+
+def reconstruction_loss(model: nn.Module, frames: torch.Tensor,
+                        foreground_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """L1 + MSE between uint8 `frames` [..., H, W, 3] and their reconstruction, plus a small L2 on the raw
+    latents (keeps their scale from drifting, so `calibrate` stays meaningful). Pixels unlike the frame's
+    median color (everything but the table: blocks, the 3-pixel pusher) weigh `foreground_weight` times more,
+    or the loss is content to blur small objects away. Calls `model(...)` so it works through a DDP wrapper."""
+    x = frames_to_tensor(frames).reshape(-1, 3, *frames.shape[-3:-1])
+    x = x.to(next(model.parameters()).device)
+    reconstruction, z = model(x)
+    reconstruction = reconstruction.float()
+    background = x.flatten(2).median(dim=2).values[..., None, None]
+    foreground = ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()
+    weight = 1.0 + (foreground_weight - 1.0) * foreground
+    weight = weight / weight.mean()
+    l1 = ((reconstruction - x).abs() * weight).mean()
+    mse = ((reconstruction - x).pow(2) * weight).mean()
+    penalty = getattr(model, "module", model).latent_penalty
+    loss = l1 + mse + penalty * z.float().pow(2).mean()
+    with torch.no_grad():
+        metrics = {"l1": float(l1), "mse": float(mse), "psnr": psnr(reconstruction.clamp(-1, 1), x)}
+    return loss, metrics
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,67 @@
+"""Training data for the autoencoder (single frames) and the DiT (latent clips with subgoal text).
+
+The DiT never sees pixels: every recorded frame is encoded once by the trained autoencoder, and clips are
+cut from those latents in memory -- frames t, t+k, ..., t+Tk inside one subgoal segment (the windows of
+sim.dataset.WindowDataset), with the subgoal's text in its canonical wording or one of its training paraphrases.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from sim.dataset import EpisodeStore, WindowDataset
+from sim.targets import PHRASINGS, Target
+
+
+class Frames(Dataset):
+    """Every `every`-th frame of every successful episode, uint8 [H, W, 3], held in memory."""
+
+    def __init__(self, source, every: int = 2):
+        store = EpisodeStore(source)
+        self.env_config = store.env_config
+        self.frames = np.concatenate([store.group(e)["frames"][::every] for e in range(len(store))])
+        store.close()
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"frames": self.frames[i]}
+
+
+class LatentClips(Dataset):
+    """Items: latents float32 [1 + horizon, C, h, w] (normalised, frame 0 the context) and text (str)."""
+
+    def __init__(self, source, encode_frames, horizon: int, stride: int, paraphrase_prob: float = 0.5,
+                 batch: int = 256):
+        windows = WindowDataset(source, horizon=horizon, stride=stride)
+        self.index, self.horizon, self.stride = windows.index, horizon, stride
+        self.latents: list[torch.Tensor] = []
+        for e in tqdm(range(len(windows.store)), desc="encode frames", unit="ep"):
+            frames = windows.store.group(e)["frames"][()]
+            z = [encode_frames(frames[None, i : i + batch])[0] for i in range(0, len(frames), batch)]
+            self.latents.append(torch.cat(z).half())
+        windows.store.close()
+        self.paraphrase_prob = paraphrase_prob
+        self.texts: dict[tuple[int, int], list[str]] = {}
+        for (e, s), sg in windows._texts.items():
+            target = Target.from_dict(sg["target"])
+            self.texts[(e, s)] = [sg["text"]] + [target.phrase(p) for p in PHRASINGS[target.kind][1:]]
+
+    def all_texts(self) -> list[str]:
+        return sorted({t for variants in self.texts.values() for t in variants})
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        e, s, end, t = self.index[i]
+        steps = np.minimum(t + np.arange(self.horizon + 1) * self.stride, end)
+        variants = self.texts[(e, s)]
+        text = variants[0] if random.random() >= self.paraphrase_prob else random.choice(variants)
+        return {"latents": self.latents[e][steps].float(), "text": text}

@@ -1,0 +1,79 @@
+"""`dreamplan train autoencoder` and `dreamplan train videomodel` (configs/train/{autoencoder,videomodel}.yaml).
+
+The autoencoder is trained first, on single frames, then calibrated (latent mean/std) and saved to
+`<run_dir>/final`; the DiT then trains on clips of its frozen latents. Both run on the one training engine
+(training.Trainer): resumable, EMA, DDP under torchrun.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from training import Trainer, TrainConfig
+from training.checkpoint import latest_checkpoint
+from training.launch import relaunch_under_torchrun
+from training.rng import seed_everything
+from videomodel.autoencoder import VideoAutoencoder, count_parameters, frames_to_tensor, psnr, reconstruction_loss
+from videomodel.data import Frames, LatentClips
+from videomodel.world_model import DiTWorldModel
+
+
+def _setup(cfg: DictConfig) -> TrainConfig:
+    relaunch_under_torchrun(int(cfg.trainer.devices))
+    train_cfg = TrainConfig.from_dict(OmegaConf.to_container(cfg.trainer, resolve=True))
+    seed_everything(train_cfg.seed)
+    return train_cfg
+
+
+def _autoencoder_loss(model, batch, foreground_weight: float):
+    return reconstruction_loss(model, batch["frames"], foreground_weight)
+
+
+def held_out_psnr(model, frames: np.ndarray) -> dict[str, float]:
+    with torch.inference_mode():
+        x = frames_to_tensor(frames)
+        return {"val_psnr": psnr(model(x)[0].float().clamp(-1, 1), x)}
+
+
+def train_autoencoder(cfg: DictConfig) -> None:
+    train_cfg = _setup(cfg)
+    model = instantiate(cfg.model)
+    data = Frames(cfg.data, every=cfg.frame_every)
+    val = Frames(cfg.val_data, every=7).frames[:512] if cfg.val_data else data.frames[::97][:512]
+    print(f"autoencoder: {count_parameters(model):,} parameters, {len(data):,} frames")
+    loss = functools.partial(_autoencoder_loss, foreground_weight=cfg.foreground_weight)
+    trainer = Trainer(model, model.config, data, loss, train_cfg, cfg.run_dir,
+                      evaluate=functools.partial(held_out_psnr, frames=val))
+    trainer.fit()
+    if trainer.accelerator.is_main_process:
+        final = VideoAutoencoder.from_pretrained(cfg.run_dir)
+        final.calibrate(data.frames[:: max(1, len(data) // 4000)])
+        out = final.save(f"{cfg.run_dir}/final")
+        print(f"calibrated autoencoder: {out} (held-out PSNR {held_out_psnr(final, val)['val_psnr']:.1f} dB)")
+
+
+def _dit_loss(model, batch):
+    return model(latents=batch["latents"], texts=list(batch["text"])), {}
+
+
+def train_videomodel(cfg: DictConfig) -> None:
+    train_cfg = _setup(cfg)
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    model_cfg.pop("_target_", None)
+    model_cfg.pop("_convert_", None)
+    if latest_checkpoint(cfg.run_dir) is None:
+        model = DiTWorldModel.from_autoencoder(cfg.autoencoder, **model_cfg)
+    else:  # resuming: the trainer restores every weight, the autoencoder's included
+        model = DiTWorldModel(**{**model_cfg, "autoencoder": VideoAutoencoder.from_pretrained(cfg.autoencoder).config})
+        model.autoencoder.load_state_dict(VideoAutoencoder.from_pretrained(cfg.autoencoder).state_dict())
+    clips = LatentClips(cfg.data, model.encode_frames, horizon=model.horizon, stride=model.frame_stride,
+                        paraphrase_prob=cfg.paraphrase_prob)
+    model.embed_texts(clips.all_texts())  # fill the text cache once, before any DataLoader worker forks
+    print(f"video DiT: {count_parameters(model.dit):,} parameters, {len(clips):,} clips from {cfg.data}")
+    final = Trainer(model, model.config, clips, _dit_loss, train_cfg, cfg.run_dir).fit()
+    print(f"checkpoint: {final}")

