@@ -67,14 +67,24 @@ def _match(a: list[Detection], b: list[Detection]) -> list[tuple[Detection, Dete
     return pairs
 
 
+def _area_by_color(detections: list[Detection]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in detections:
+        out[d.color] = out.get(d.color, 0) + d.area
+    return out
+
+
 def physics_violations(frames: np.ndarray) -> dict[str, int]:
     """Counts over an imagined clip [T+1, H, W, 3] whose first frame is real."""
     dets = [detect_blocks(f) for f in frames]
     pushers = [pusher_position(f) for f in frames]
     out = {"permanence": 0, "moved_without_contact": 0, "interpenetration": 0}
-    n0 = sorted(d.color for d in dets[0])
+    area0 = _area_by_color(dets[0])
     for t in range(1, len(frames)):
-        out["permanence"] += int(sorted(d.color for d in dets[t]) != n0)
+        # by area, not by count: two same-color blocks pushed together are one blob, yet both still there
+        area = _area_by_color(dets[t])
+        out["permanence"] += int(any(not 0.6 <= area.get(c, 0) / a0 <= 1.6 for c, a0 in area0.items())
+                                 or any(c not in area0 for c in area))
         for i, x in enumerate(dets[t]):
             out["interpenetration"] += int(sum(np.linalg.norm(x.xy - y.xy) < OVERLAP for y in dets[t][i + 1 :]))
         for before, after in _match(dets[t - 1], dets[t]):

@@ -96,14 +96,14 @@ def _components(mask: np.ndarray) -> list[np.ndarray]:
 
 
 def detect_blocks(image: np.ndarray, min_area: int | None = None) -> list[Detection]:
-    """Blocks visible in an RGB frame. Components smaller than `min_area` pixels (default: a third of a
+    """Blocks visible in an RGB frame. Components smaller than `min_area` pixels (default: 45 % of a
     block's top face) are dropped: near the image edge the camera sees cube sides, whose darker shade can
-    pass for a neighbouring color (orange's for red), in slivers of under ten pixels at 64x64."""
+    pass for a neighbouring color (orange's for red), in slivers of up to ~13 pixels at 64x64."""
     size = image.shape[0]
     names, _ = palette()
     labels = label_pixels(image)
     face_px = (2 * BLOCK_HALF * _focal(size) / (CAMERA_HEIGHT - BLOCK_TOP)) ** 2
-    min_area = max(2, int(face_px / 3)) if min_area is None else min_area
+    min_area = max(2, int(face_px * 0.45)) if min_area is None else min_area
     out = []
     for idx, name in enumerate(names):
         if name not in COLORS:
