@@ -1,0 +1,83 @@
+"""Planner examples from the task registry: (64x64 scene, instruction) -> the reference plan (`env.subgoals`).
+
+Example i of a set uses seed `seed_base + i` and task `tasks[i % len(tasks)]`, so a set is fully determined
+by (split, seed_base, tasks, image_size) and is cached on disk in chunks (generation resumes chunk by chunk).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sim.env import TabletopEnv
+from sim.tasks import TASKS
+
+CHUNK = 250  # examples per cache file
+
+
+@dataclass
+class PlanExamples:
+    images: np.ndarray  # uint8 [N, S, S, 3]
+    records: list[dict] = field(default_factory=list)  # seed, task, split, instruction, blocks, subgoals (canonical)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def take(self, n: int) -> "PlanExamples":
+        return PlanExamples(self.images[:n], self.records[:n])
+
+
+def scene_example(env: TabletopEnv) -> dict:
+    """The record of the env's current scene (after reset)."""
+    inst = env.instance
+    return {"task": inst.task, "instruction": inst.instruction,
+            "blocks": [b.name for b in inst.blocks], "subgoals": [t.text for t in env.subgoals]}
+
+
+def _generate(env: TabletopEnv, split: str, seeds: range, tasks: list[str]) -> PlanExamples:
+    images, records = [], []
+    for seed in seeds:
+        task = tasks[seed % len(tasks)]
+        obs, _ = env.reset(seed=seed, options={"task": task, "split": split})
+        images.append(obs["image"])
+        records.append({"seed": seed, "split": split, **scene_example(env)})
+    return PlanExamples(np.stack(images), records)
+
+
+def _chunk_path(cache: Path, split: str, seed_base: int, start: int, n: int) -> Path:
+    return cache / f"{split}-{seed_base}-{start:07d}-{n}.npz"
+
+
+def load_examples(cache: str | Path, split: str, num: int, seed_base: int, tasks: list[str] | None = None,
+                  image_size: int = 64, progress: bool = True) -> PlanExamples:
+    """`num` examples of `split`, read from `cache` where already generated, generated (and cached) otherwise."""
+    tasks = sorted(tasks or TASKS)
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    meta = {"tasks": tasks, "image_size": image_size}
+    meta_file = cache / "meta.json"
+    if meta_file.exists() and json.loads(meta_file.read_text()) != meta:
+        raise ValueError(f"{cache} caches examples of another task list or image size ({meta_file.read_text()}); "
+                         "use another cache dir")
+    meta_file.write_text(json.dumps(meta))
+    env = None
+    parts = []
+    starts = range(0, num, CHUNK)
+    for start in tqdm(starts, desc=f"{split} examples", unit="chunk", disable=not progress, mininterval=5):
+        n = min(CHUNK, num - start)
+        path = _chunk_path(cache, split, seed_base, start, n)
+        if not path.exists():
+            env = env or TabletopEnv(image_size=image_size)
+            part = _generate(env, split, range(seed_base + start, seed_base + start + n), tasks)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, images=part.images, records=json.dumps(part.records))
+            tmp.replace(path)
+        with np.load(path) as z:
+            parts.append(PlanExamples(z["images"], json.loads(str(z["records"]))))
+    if env is not None:
+        env.close()
+    return PlanExamples(np.concatenate([p.images for p in parts]), [r for p in parts for r in p.records])

@@ -1,0 +1,146 @@
+"""`dreamplan train planner`: the tiny VLM planner on (scene, instruction) -> reference plan examples
+(configs/train/planner.yaml). Resumes from run_dir; at the end the model is exported to run_dir/final,
+a directory AutoProcessor / AutoModelForImageTextToText (and planner.vlm_planner.VLMPlanner) load.
+
+    run_dir/processor/   tokenizer + image processor, trained/built once (a resumed run reuses them)
+    run_dir/checkpoints/ training.Trainer checkpoints (safetensors weights, optimizer, RNG states)
+    run_dir/final/       the exported model + processor + training.json (seed, config, data, train time)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import Dataset
+from transformers import AutoProcessor
+from transformers.utils import logging as hf_logging
+
+from planner.plan_data import PlanExamples, load_examples
+from planner.plan_format import format_answer
+from planner.plan_metrics import evaluate_planner
+from planner.tiny_vlm import TinyVLMConfig, build_model, build_processor, task_corpus, train_tokenizer
+from planner.vlm_planner import VLMPlanner
+from sim.tasks import EVAL_SEED_BASE
+from training import Trainer, TrainConfig
+from training.checkpoint import load_weights_into
+from training.rng import seed_everything
+
+PROMPT = "{instruction}"  # the tiny VLM is trained on the bare instruction
+
+
+def prompt_text(processor, instruction: str) -> str:
+    content = [{"type": "image"}, {"type": "text", "text": PROMPT.format(instruction=instruction)}]
+    return processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
+                                         tokenize=False)
+
+
+class PlanDataset(Dataset):
+    """Examples as fixed-length token rows: prompt (image tokens + instruction) then answer + EOS; the loss
+    sees only the answer (labels -100 elsewhere). Rows are right-padded to the longest example."""
+
+    def __init__(self, examples: PlanExamples, processor):
+        self.images, self.processor = examples.images, processor
+        tok = processor.tokenizer
+        dummy = [np.zeros_like(examples.images[0])]
+        prompts: dict[str, list[int]] = {}
+        rows = []
+        for rec in examples.records:
+            ins = rec["instruction"]
+            if ins not in prompts:  # the image only decides pixel values, not the prompt's tokens
+                prompts[ins] = processor(images=dummy, text=[prompt_text(processor, ins)])["input_ids"][0]
+            answer = tok.encode(format_answer(rec["blocks"], rec["subgoals"]), add_special_tokens=False)
+            rows.append((list(prompts[ins]), answer + [tok.eos_token_id]))
+        self.length = max(len(p) + len(a) for p, a in rows)
+        self.input_ids = torch.full((len(rows), self.length), tok.pad_token_id, dtype=torch.long)
+        self.labels = torch.full((len(rows), self.length), -100, dtype=torch.long)
+        self.attention_mask = torch.zeros((len(rows), self.length), dtype=torch.long)
+        for i, (p, a) in enumerate(rows):
+            self.input_ids[i, : len(p) + len(a)] = torch.tensor(p + a)
+            self.labels[i, len(p): len(p) + len(a)] = torch.tensor(a)
+            self.attention_mask[i, : len(p) + len(a)] = 1
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> dict:
+        pixels = self.processor.image_processor(images=[self.images[i]], return_tensors="pt")["pixel_values"][0]
+        return {"input_ids": self.input_ids[i], "labels": self.labels[i], "attention_mask": self.attention_mask[i],
+                "pixel_values": pixels}
+
+
+def answer_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+    n = int(batch["attention_mask"].sum(1).max())  # drop the padding every row of this batch has
+    out = model(input_ids=batch["input_ids"][:, :n], attention_mask=batch["attention_mask"][:, :n],
+                pixel_values=batch["pixel_values"], labels=batch["labels"][:, :n])
+    return out.loss, {}
+
+
+def _processor(run_dir: Path, model_cfg: TinyVLMConfig, seed: int):
+    path = run_dir / "processor"
+    if (path / "processor_config.json").exists():
+        return AutoProcessor.from_pretrained(path, local_files_only=True)
+    processor = build_processor(train_tokenizer(task_corpus(seed), model_cfg.vocab_size), model_cfg)
+    processor.save_pretrained(path)
+    return processor
+
+
+def main(cfg: DictConfig) -> None:
+    hf_logging.disable_progress_bar()
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    train_cfg = TrainConfig.from_dict(OmegaConf.to_container(cfg.trainer, resolve=True))
+    if train_cfg.devices != 1:
+        raise ValueError("the planner trains in one process (trainer.devices=1)")
+    run_dir = Path(cfg.run_dir)
+    model_cfg = TinyVLMConfig(**cfg.model)
+    seed_everything(train_cfg.seed)
+    processor = _processor(run_dir, model_cfg, train_cfg.seed)
+    model = build_model(model_cfg, processor.tokenizer)
+    d = cfg.data
+    train = load_examples(d.cache, "train", d.train_examples, seed_base=d.train_seed)
+    val = {s: load_examples(d.cache, s, d.val_examples, seed_base=EVAL_SEED_BASE + d.val_seed_offset) for s in d.val_splits}
+
+    def evaluate(m) -> dict[str, float]:
+        planner = VLMPlanner(m, processor, prompt=PROMPT)
+        scores = {s: evaluate_planner(planner, ex) for s, ex in val.items()}
+        return {f"{s}/{k}": v[k] for s, v in scores.items() for k in ("exact", "subgoal")}
+
+    dataset = PlanDataset(train, processor)
+    print(f"planner: {sum(p.numel() for p in model.parameters()):,} parameters, {len(dataset):,} training examples "
+          f"(rows of {dataset.length} tokens), vocabulary {len(processor.tokenizer)}")
+    identity = {**model_cfg.to_dict(), "vocab": len(processor.tokenizer)}
+    trainer = Trainer(model, identity, dataset, answer_loss, train_cfg, run_dir, evaluate=evaluate if val else None)
+    t0 = time.time()
+    try:
+        checkpoint = trainer.fit()
+    finally:
+        _add_train_time(run_dir, time.time() - t0)
+    load_weights_into(model, checkpoint / "model.safetensors")
+    final = export(model, processor, run_dir / "final", {
+        "seed": train_cfg.seed, "config": OmegaConf.to_container(cfg, resolve=True), "step": trainer.step,
+        "train_examples": len(dataset), "train_seconds": _train_time(run_dir), "checkpoint": str(checkpoint)})
+    print(f"exported {final} ({sum(f.stat().st_size for f in final.iterdir()) / 1e6:.1f} MB)")
+
+
+def export(model, processor, out: Path, info: dict) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    (out / "training.json").write_text(json.dumps(info, indent=2))
+    return out
+
+
+def _train_time(run_dir: Path) -> float:
+    path = run_dir / "train_seconds.json"
+    return json.loads(path.read_text())["seconds"] if path.exists() else 0.0
+
+
+def _add_train_time(run_dir: Path, seconds: float) -> None:
+    """Wall time of every `fit`, summed over resumes (data generation not included)."""
+    if run_dir.exists():
+        (run_dir / "train_seconds.json").write_text(json.dumps({"seconds": _train_time(run_dir) + seconds}))

@@ -1,0 +1,118 @@
+"""SubgoalPlanner on any image-text-to-text model saved on disk (the tiny VLM trained here, LLaVA, SmolVLM /
+Idefics3, PaliGemma, Qwen2-VL ...): prompt -> grammar-constrained greedy decoding -> parse -> grounding.
+
+The answer always parses (planner.plan_format); what can still fail is grounding the instruction in the
+blocks the model says it sees, which raises PlanningError (planner.subgoal_planner).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from planner.constrained_decoding import GrammarConstraint, GrammarLogitsProcessor
+from planner.plan_format import Answer, PlanGrammar, parse_answer
+from planner.subgoal_planner import PlanningError, check_plan
+from sim.scene import COLORS, MAX_BLOCKS, SHAPES
+from sim.targets import PHRASINGS, REGIONS, Subgoal
+
+# For models that were not trained on this task: the answer format spelled out (decoding enforces it anyway).
+DESCRIBED_PROMPT = (
+    "A robot pushes blocks around a table; the image shows the table from above. Instruction: {instruction}\n"
+    'Answer with JSON: {"blocks": [the blocks you see], "subgoals": [the steps, in order]}. '
+    f"A block is '<color> <shape>' with color one of {', '.join(COLORS)} and shape one of {', '.join(SHAPES)}. "
+    f"A step is one of: {'; '.join(p[0] for p in PHRASINGS.values())}; "
+    f"where region is one of {', '.join(REGIONS)}."
+)
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    eos = model.generation_config.eos_token_id
+    eos = tokenizer.eos_token_id if eos is None else eos
+    ids = eos if isinstance(eos, list) else [eos]
+    if not ids or ids[0] is None:
+        raise PlanningError(f"{type(model).__name__} has no end-of-sequence token to finish a plan with")
+    return ids
+
+
+def ground(instruction: str, answer: Answer | PlanningError) -> list[Subgoal] | PlanningError:
+    """The plan of a decoded answer if the instruction is grounded in the blocks the model saw, else why not."""
+    try:
+        if isinstance(answer, PlanningError):
+            raise PlanningError(answer.reason, instruction)
+        return check_plan(instruction, answer.blocks, answer.subgoals)
+    except PlanningError as e:
+        return e
+
+
+class VLMPlanner:
+    """`plan(image, instruction)` with a VLM and its processor; `from_pretrained(path)` loads both through
+    AutoProcessor / AutoModelForImageTextToText."""
+
+    def __init__(self, model, processor, prompt: str = DESCRIBED_PROMPT, max_subgoals: int = MAX_BLOCKS,
+                 batch_size: int = 16):
+        self.model, self.processor, self.prompt, self.batch_size = model.eval(), processor, prompt, batch_size
+        self.tokenizer = processor.tokenizer
+        self.tokenizer.padding_side = "left"  # generation appends on the right
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.grammar = PlanGrammar(max_subgoals=max_subgoals)
+        self.constraint = GrammarConstraint(self.grammar, self.tokenizer, _eos_ids(model, self.tokenizer))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **kwargs) -> "VLMPlanner":
+        path = Path(path)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{path}: no saved model here (need config.json + weights + processor files; "
+                                    "train one with `dreamplan train planner`)")
+        processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+        model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
+        return cls(model, processor, **kwargs)
+
+    def _inputs(self, images: list[np.ndarray], instructions: list[str]) -> dict:
+        texts = []
+        for instruction in instructions:
+            text = self.prompt.replace("{instruction}", instruction)
+            content = [{"type": "image"}, {"type": "text", "text": text}]
+            if getattr(self.processor, "chat_template", None):
+                texts.append(self.processor.apply_chat_template([{"role": "user", "content": content}],
+                                                                add_generation_prompt=True, tokenize=False))
+            else:  # e.g. PaliGemma: a plain prefix, the processor inserts the image tokens
+                texts.append(text)
+        pil = [[Image.fromarray(np.asarray(im, dtype=np.uint8))] for im in images]
+        return self.processor(images=pil, text=texts, padding=True, return_tensors="pt")
+
+    @torch.inference_mode()
+    def answer_many(self, images: list[np.ndarray], instructions: list[str]) -> list[Answer | PlanningError]:
+        """The parsed answer for every (image, instruction), or the PlanningError why there is none."""
+        out: list[Answer | PlanningError] = []
+        for start in range(0, len(images), self.batch_size):
+            inputs = self._inputs(images[start:start + self.batch_size], instructions[start:start + self.batch_size])
+            prompt_length = inputs["input_ids"].shape[1]
+            generated = self.model.generate(
+                **inputs, logits_processor=[GrammarLogitsProcessor(self.constraint, prompt_length)],
+                max_new_tokens=self.grammar.max_chars + 1, do_sample=False, num_beams=1,
+                pad_token_id=self.tokenizer.pad_token_id)
+            for row in generated[:, prompt_length:].tolist():
+                text, complete = self.constraint.text(row)
+                if not complete:
+                    out.append(PlanningError(f"the plan did not finish within {len(row)} tokens: {text[:200]!r}"))
+                    continue
+                try:
+                    out.append(parse_answer(text))
+                except PlanningError as e:
+                    out.append(e)
+        return out
+
+    def plan_many(self, images: list[np.ndarray], instructions: list[str]) -> list[list[Subgoal] | PlanningError]:
+        return [ground(i, a) for i, a in zip(instructions, self.answer_many(images, instructions))]
+
+    def plan(self, image: np.ndarray, instruction: str) -> list[Subgoal]:
+        result = self.plan_many([image], [instruction])[0]
+        if isinstance(result, PlanningError):
+            raise result
+        return result
