@@ -1,5 +1,6 @@
 """SubgoalPlanner on any image-text-to-text model saved on disk (the tiny VLM trained here, LLaVA, SmolVLM /
-Idefics3, PaliGemma, Qwen2-VL ...): prompt -> grammar-constrained greedy decoding -> parse -> grounding.
+Idefics3, PaliGemma ...): prompt -> grammar-constrained greedy decoding -> parse -> grounding. (Qwen2-VL's
+processor needs torchvision for its video half, which this environment must not install.)
 
 The answer always parses (planner.plan_format); what can still fail is grounding the instruction in the
 blocks the model says it sees, which raises PlanningError (planner.subgoal_planner).
@@ -17,6 +18,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from planner.constrained_decoding import GrammarConstraint, GrammarLogitsProcessor
 from planner.plan_format import Answer, PlanGrammar, parse_answer
 from planner.subgoal_planner import PlanningError, check_plan
+from sim.errors import DreamplanError
 from sim.scene import COLORS, MAX_BLOCKS, SHAPES
 from sim.targets import PHRASINGS, REGIONS, Subgoal
 
@@ -35,7 +37,7 @@ def _eos_ids(model, tokenizer) -> list[int]:
     eos = tokenizer.eos_token_id if eos is None else eos
     ids = eos if isinstance(eos, list) else [eos]
     if not ids or ids[0] is None:
-        raise PlanningError(f"{type(model).__name__} has no end-of-sequence token to finish a plan with")
+        raise DreamplanError(f"{type(model).__name__} has no end-of-sequence token to finish a plan with")
     return ids
 
 

@@ -3,8 +3,10 @@ import sys
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
 from transformers import AutoModelForImageTextToText, AutoProcessor, LlavaForConditionalGeneration, LlavaProcessor
 
+from planner.cli import compose
 from planner.tiny_vlm import task_corpus
 from planner.train_planner import PROMPT, prompt_text
 from planner.vlm_planner import VLMPlanner
@@ -31,7 +33,8 @@ def test_save_load_round_trip_through_auto_classes(tiny_vlm, tmp_path):
         torch.testing.assert_close(model.eval()(**a).logits, model2.eval()(**b).logits)
 
     planner_a = VLMPlanner(model, processor, prompt=PROMPT)
-    planner_b = VLMPlanner.from_pretrained(tmp_path, prompt=PROMPT)
+    planner_b = instantiate(compose("run", ["instruction=x", "planner=vlm", f"planner.path={tmp_path}"]).planner)
+    assert isinstance(planner_b, VLMPlanner) and planner_b.prompt == PROMPT
     assert planner_a.answer_many([image], ["make a line of blocks"]) == planner_b.answer_many([image], ["make a line of blocks"])
 
 

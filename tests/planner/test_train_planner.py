@@ -31,6 +31,11 @@ def test_tiny_model_memorises_a_plan(tiny_vlm, examples):
     planner = VLMPlanner(model, processor, prompt=PROMPT)
     rec = examples.records[0]
     assert [sg.text for sg in planner.plan(examples.images[0], rec["instruction"])] == rec["subgoals"]
+    # batched decoding (left-padded prompts of different lengths) gives the same plans
+    instructions = [r["instruction"] for r in examples.records]
+    assert len({len(i) for i in instructions}) > 1
+    batched = planner.plan_many(list(examples.images), instructions)
+    assert [[sg.text for sg in p] for p in batched] == [r["subgoals"] for r in examples.records]
 
 
 def test_dreamplan_train_planner_resumes_and_exports(tmp_path):
