@@ -32,10 +32,12 @@ class PlanExamples:
 
 
 def scene_example(env: TabletopEnv) -> dict:
-    """The record of the env's current scene (after reset)."""
+    """The record of the env's current scene (after reset); blocks listed left to right (the camera's x)."""
     inst = env.instance
+    pos = env.block_positions()
+    blocks = sorted(inst.blocks, key=lambda b: pos[b][0])
     return {"task": inst.task, "instruction": inst.instruction,
-            "blocks": [b.name for b in inst.blocks], "subgoals": [t.text for t in env.subgoals]}
+            "blocks": [b.name for b in blocks], "subgoals": [t.text for t in env.subgoals]}
 
 
 def _generate(env: TabletopEnv, split: str, seeds: range, tasks: list[str]) -> PlanExamples:
@@ -58,7 +60,7 @@ def load_examples(cache: str | Path, split: str, num: int, seed_base: int, tasks
     tasks = sorted(tasks or TASKS)
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
-    meta = {"tasks": tasks, "image_size": image_size}
+    meta = {"tasks": tasks, "image_size": image_size, "blocks": "left to right"}
     meta_file = cache / "meta.json"
     if meta_file.exists() and json.loads(meta_file.read_text()) != meta:
         raise ValueError(f"{cache} caches examples of another task list or image size ({meta_file.read_text()}); "

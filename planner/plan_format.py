@@ -2,8 +2,9 @@
 
     {"blocks": ["red cube", "blue cylinder"], "subgoals": ["push the red cube to the center", ...]}
 
-The model first lists the blocks it sees (each of the grammar's blocks at most once, in COLORS then SHAPES
-order), then the canonical subgoal sentences (sim.targets.PHRASINGS[kind][0]) over the blocks it listed, so
+The model first lists the blocks it sees, left to right as they stand on the table (each of the grammar's
+blocks at most once) -- a scene description that the plan then reads from: a line of blocks is built
+outwards from the middle of that order --, then the canonical subgoal sentences (sim.targets.PHRASINGS[kind][0]) over the blocks it listed, so
 every answer the automaton accepts parses and is grounded in what the model says it sees. It is the JSON
 schema {"blocks": [block enum], "subgoals": [sentence pattern]} written as an automaton, with json.dumps'
 spacing fixed so that the text of a plan is unique.
@@ -31,8 +32,9 @@ ALL_BLOCKS: tuple[Block, ...] = tuple(sorted((Block(c, s) for c in COLORS for s 
 
 
 def format_answer(blocks, subgoals: list[str]) -> str:
-    """The answer text for the blocks seen and the canonical subgoal sentences (training targets)."""
-    names = [b.name for b in sorted((b if isinstance(b, Block) else Block(*b.split()) for b in blocks), key=block_key)]
+    """The answer text for the blocks seen (in the order given: left to right for training targets) and the
+    canonical subgoal sentences."""
+    names = [b.name if isinstance(b, Block) else str(b) for b in blocks]
     return json.dumps({"blocks": names, "subgoals": list(subgoals)})
 
 
@@ -97,13 +99,14 @@ class PlanGrammar:
     def start(self) -> State:
         return State("open", (), 0, self._open)
 
-    @lru_cache(maxsize=64)
-    def _block_units(self, after: int, more: bool) -> _Node:
-        """Names that may follow a listed block whose order index is `after` (-1: none yet)."""
+    @lru_cache(maxsize=8192)
+    def _block_units(self, listed: frozenset[Block], more: bool) -> _Node:
+        """Names that may follow the blocks already `listed` (any block not listed yet)."""
         units = {}
-        for b in ALL_BLOCKS[after + 1:]:
+        rest = [b for b in ALL_BLOCKS if b not in listed]
+        for b in rest:
             units[b.name + MID] = ("subgoals", b)
-            if more and b != ALL_BLOCKS[-1]:  # a separator needs a block that may still follow
+            if more and len(rest) > 1:  # a separator needs a block that may still follow
                 units[b.name + SEP] = ("blocks", b)
         return _trie(units)
 
@@ -118,8 +121,7 @@ class PlanGrammar:
 
     def _enter(self, stage: str, listed: tuple[Block, ...], count: int) -> State:
         if stage == "blocks":
-            after = ALL_BLOCKS.index(listed[-1]) if listed else -1
-            return State(stage, listed, count, self._block_units(after, len(listed) + 1 < self.max_blocks))
+            return State(stage, listed, count, self._block_units(frozenset(listed), len(listed) + 1 < self.max_blocks))
         if stage == "subgoals":
             return State(stage, listed, count, self._subgoal_units(listed, count + 1 < self.max_subgoals))
         return State(stage, listed, count, _DONE)
