@@ -7,7 +7,6 @@ i.e. `frame_stride` actions in [-1, 1]^2 for each consecutive pair of frames, wh
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.checkpoint import CheckpointError, load_weights_into, read_checkpoint_config, resolve_checkpoint, save_weights
+from training.checkpoint import load_model, save_model
 
 ACTION_DIM = 2
 STAGE_MULTIPLIERS = (1, 2, 2, 4)  # channels of the stride-2 conv stages, x width: 64px -> 4x4 features
@@ -78,25 +77,13 @@ class InverseDynamicsCNN(nn.Module):
     # --------------------------------------------------------------------------------- checkpoints
     def save(self, directory: str | Path) -> Path:
         """model.safetensors + config.json, loadable with `from_pretrained`."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_weights(directory / "model.safetensors", self.state_dict())
-        (directory / "config.json").write_text(json.dumps({"model": self.config}, indent=2))
-        return directory
+        return save_model(directory, self.state_dict(), self.config)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True) -> "InverseDynamicsCNN":
         """Load a `save`d model, a training checkpoint (step-*/), or a run dir's latest checkpoint.
         With `ema` and an ema.safetensors next to the weights, loads the averaged weights."""
-        ckpt = resolve_checkpoint(path)
-        config = read_checkpoint_config(ckpt).get("model")
-        try:
-            model = cls(**config)
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{ckpt}/config.json: not an inverse-dynamics CNN config ({e})") from None
-        weights = ckpt / "ema.safetensors" if ema and (ckpt / "ema.safetensors").exists() else ckpt / "model.safetensors"
-        load_weights_into(model, weights)
-        return model.to(device).eval()
+        return load_model(path, lambda config: cls(**config), "an inverse-dynamics CNN", ema).to(device).eval()
 
     load = from_pretrained
 

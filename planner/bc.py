@@ -7,7 +7,6 @@ imagination. The instruction enters through FiLM on the image features (sentence
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Callable, Iterable
@@ -19,7 +18,7 @@ from torch.utils.data import Dataset
 
 from planner.agent import Episode, _Stepper, _timed
 from sim.dataset import DatasetError, EpisodeStore
-from training.checkpoint import CheckpointError, load_weights_into, read_checkpoint_config, resolve_checkpoint, save_weights
+from training.checkpoint import load_model, save_model
 
 ACTION_DIM = 2
 TEXT_DIM = 384
@@ -56,22 +55,11 @@ class BCPolicy(nn.Module):
         return out[0].clamp_(-1, 1).numpy()
 
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_weights(directory / "model.safetensors", self.state_dict())
-        (directory / "config.json").write_text(json.dumps({"model": self.config}, indent=2))
-        return directory
+        return save_model(directory, self.state_dict(), self.config)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, ema: bool = True) -> "BCPolicy":
-        ckpt = resolve_checkpoint(path)
-        try:
-            model = cls(**read_checkpoint_config(ckpt).get("model", {}))
-        except TypeError as e:
-            raise CheckpointError(f"{ckpt}/config.json: not a behaviour-cloning policy config ({e})") from None
-        weights = ckpt / "ema.safetensors" if ema and (ckpt / "ema.safetensors").exists() else ckpt / "model.safetensors"
-        load_weights_into(model, weights)
-        return model.eval()
+        return load_model(path, lambda config: cls(**config), "a behaviour-cloning policy", ema).eval()
 
 
 class BCWindows(Dataset):

@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import SafetensorError
@@ -100,6 +100,36 @@ def load_weights_into(model: torch.nn.Module, path: str | Path) -> None:
     except RuntimeError as e:
         first = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))
         raise CheckpointError(f"{path}: weights do not fit the model built from its config ({first})") from None
+
+
+def save_model(directory: str | Path, state_dict: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
+    """A model for `load_model`: model.safetensors + config.json {"model": config}, written atomically."""
+    final = Path(directory)
+    tmp = temp_dir_for(final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_weights(tmp / "model.safetensors", state_dict)
+    (tmp / "config.json").write_text(json.dumps({"model": config}, indent=2))
+    publish(tmp, final)
+    return final
+
+
+def load_model(path: str | Path, build: Callable[[dict[str, Any]], torch.nn.Module], what: str,
+               ema: bool = True) -> torch.nn.Module:
+    """A `save_model`d model, a training checkpoint (step-*/), or a run dir's latest checkpoint: `build` makes
+    the model from its config's "model" entry (a TypeError/ValueError there means the config is not `what`),
+    then the weights go in -- the moving average when `ema` and the checkpoint has one."""
+    ckpt = resolve_checkpoint(path)
+    config = read_checkpoint_config(ckpt).get("model")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{ckpt}/config.json: has no model config")
+    try:
+        model = build(config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{ckpt}/config.json: not {what} config ({e})") from None
+    ema_file = ckpt / "ema.safetensors"
+    load_weights_into(model, ema_file if ema and ema_file.exists() else ckpt / "model.safetensors")
+    return model
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:

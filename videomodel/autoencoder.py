@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from videomodel import checkpoint_io
+from training.checkpoint import load_model, save_model
 
 
 def frames_to_tensor(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -157,14 +157,11 @@ class VideoAutoencoder(nn.Module):
 
     # ---------------------------------------------------------------------------------- checkpoints
     def save(self, directory: str | Path) -> Path:
-        return checkpoint_io.save(directory, self.state_dict(), self.config)
+        return save_model(directory, self.state_dict(), self.config)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True) -> "VideoAutoencoder":
-        config, state = checkpoint_io.load(path, ema=ema)
-        model = cls(**config)
-        checkpoint_io.load_state(model, state, path)
-        return model.to(device).eval()
+        return load_model(path, lambda config: cls(**config), "a video autoencoder", ema).to(device).eval()
 
     load = from_pretrained
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from videomodel import checkpoint_io
+from training.checkpoint import CheckpointError, load_model, save_model
 from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, tensor_to_frames
 from videomodel.dit import build_dit
 from videomodel.objectives import build_objective
@@ -170,7 +170,7 @@ class DiTWorldModel(nn.Module):
     # ---------------------------------------------------------------------------------- checkpoints
     def save(self, directory: str | Path) -> Path:
         """model.safetensors (autoencoder + DiT) + config.json; `DiTWorldModel.load(directory)` rebuilds it."""
-        return checkpoint_io.save(directory, self.state_dict(), self.config)
+        return save_model(directory, self.state_dict(), self.config)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True,
@@ -178,22 +178,22 @@ class DiTWorldModel(nn.Module):
         """A `save`d model, a training checkpoint (step-*/), or a run dir's latest checkpoint (EMA weights if
         present and `ema`). Overrides: cfg_scale, sampler, inference_dtype may change how it samples;
         horizon, frame_stride, image_size may be given (e.g. by a Hydra config) but must match the checkpoint."""
-        config, state = checkpoint_io.load(path, ema=ema)
-        config = copy.deepcopy(config)
-        for key, value in overrides.items():
-            if key in ("cfg_scale", "sampler", "inference_dtype"):
-                config[key] = _plain(value)
-            elif key in ("horizon", "frame_stride", "image_size"):
-                if value is not None and int(value) != int(config.get(key, DEFAULTS[key])):
-                    raise checkpoint_io.VideoModelCheckpointError(
-                        f"{path}: the world model was trained with {key}={config.get(key)}, the config asks for {value}")
-            else:
-                raise TypeError(f"unknown override {key!r}")
-        try:
-            model = cls(**config, text_encoder=text_encoder)
-        except (TypeError, ValueError) as e:
-            raise checkpoint_io.VideoModelCheckpointError(f"{path}/config.json: not a DiT world model config ({e})") from None
-        checkpoint_io.load_state(model, state, path)
+        sampling, checked = ("cfg_scale", "sampler", "inference_dtype"), ("horizon", "frame_stride", "image_size")
+        unknown = set(overrides) - set(sampling) - set(checked)
+        if unknown:
+            raise TypeError(f"unknown override(s) {sorted(unknown)}; known: {', '.join(sampling + checked)}")
+
+        def build(config: dict) -> "DiTWorldModel":
+            config = copy.deepcopy(config)
+            for key, value in overrides.items():
+                if key in sampling:
+                    config[key] = _plain(value)
+                elif value is not None and int(value) != int(config.get(key, DEFAULTS[key])):
+                    raise CheckpointError(f"{path}: the world model was trained with {key}={config.get(key)}, "
+                                          f"the config asks for {value}")
+            return cls(**config, text_encoder=text_encoder)
+
+        model = load_model(path, build, "a DiT world model", ema)
         return model.to(device).eval()
 
     load = from_pretrained
