@@ -25,6 +25,7 @@ commands:
 Any config value can be overridden (Hydra syntax), e.g.
   dreamplan record out=data/demo episodes=20 tasks=[push_to_corner] env.image_size=96
   dreamplan record --cfg    print the composed config and exit
+  dreamplan eval suite=metaworld agent=metaworld_expert   Meta-World v3, AVDC's protocol (needs the metaworld extra)
 """
 
 
@@ -34,6 +35,8 @@ def _record(cfg: DictConfig) -> None:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
+    if cfg.env._target_ == "sim.metaworld.env.MetaWorldEnv":
+        return _record_metaworld(cfg)
     from sim.record import ALL_TASKS, RecordJob, record
 
     tasks = list(ALL_TASKS) if cfg.tasks == "all" else [cfg.tasks] if isinstance(cfg.tasks, str) else list(cfg.tasks)
@@ -47,12 +50,32 @@ def _record(cfg: DictConfig) -> None:
           f"({summary['shards_written']} shards written now)")
 
 
+def _record_metaworld(cfg: DictConfig) -> None:
+    """dreamplan record env=metaworld: scripted Meta-World demos (configs/record/metaworld.yaml)."""
+    import functools
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from sim.metaworld import AVDC_TASKS
+    from sim.metaworld.record import MetaWorldRecordJob, record_metaworld
+
+    tasks = list(AVDC_TASKS) if cfg.tasks in ("all", "metaworld") else [cfg.tasks] if isinstance(cfg.tasks, str) else list(cfg.tasks)
+    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
+    job = MetaWorldRecordJob(out=cfg.out, tasks=tasks, cameras=list(cfg.cameras), episodes=cfg.episodes, seed=cfg.seed,
+                             env_factory=functools.partial(instantiate, env_cfg), env_config=env_cfg)
+    summary = record_metaworld(job)
+    n = len(summary["tasks"]) * len(summary["cameras"]) * summary["episodes_per_camera"]
+    print(f"recorded {n} Meta-World episodes in {summary['shards_total']} shards under {summary['out']} "
+          f"({summary['shards_written']} shards written now; {len(summary['failed_episodes_written_now'])} failed demos)")
+
+
 def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
     import time
 
     from omegaconf import OmegaConf
 
-    from planner.evaluate import EvalJob, evaluate, suite_tasks
+    from planner.evaluate import EvalJob, evaluate, suite_splits, suite_tasks
 
     agent_name = cfg.agent._target_.rsplit(".", 1)[-1]
     out = cfg.out or f"runs/eval/{cfg.suite}-{agent_name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -65,7 +88,8 @@ def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
                 swaps[component] = OmegaConf.to_container(swapped.agent, resolve=True)
     job = EvalJob(env=container["env"], agent=container["agent"], tasks=suite_tasks(container["suite"]),
                   splits=list(cfg.splits), episodes=cfg.episodes, seed=cfg.seed, out=out, videos=cfg.videos,
-                  frame_stride=cfg.frame_stride, swaps=swaps)
+                  frame_stride=cfg.frame_stride, swaps=swaps, seed_base=cfg.seed_base,
+                  known_splits=suite_splits(container["suite"]), per_task=cfg.per_task)
     evaluate(job, workers=cfg.workers, config=container)
     print((Path(out) / "results.md").read_text())
     print(f"wrote {out}/eval_info.json, results.md" + (", videos/" if cfg.videos else ""))
@@ -148,15 +172,40 @@ def _override(arg: str, positional: str | None) -> str:
     return f"{positional}='{escaped}'"
 
 
+def _preset(config_name: str, cfg: DictConfig, choices: dict) -> str | None:
+    """The preset configs/<command config>/<name>.yaml a choice selects, if there is one: `eval`'s by the suite
+    (suite=metaworld -> configs/eval/metaworld.yaml), `record`'s by the env (env=metaworld)."""
+    from importlib.resources import files
+
+    if config_name == "eval":
+        from planner.evaluate import suite_name
+
+        name = suite_name(cfg.suite)
+    elif config_name == "record":
+        name = choices.get("env")
+    else:
+        return None
+    return name if name and files("configs").joinpath(config_name, f"{name}.yaml").is_file() else None
+
+
 def compose(config_name: str, overrides: list[str]) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
     from hydra.errors import HydraException
+    from omegaconf import open_dict
     from omegaconf.errors import OmegaConfBaseException
 
     try:
         with initialize_config_module("configs", version_base="1.3"):
-            return hydra_compose(config_name=config_name, overrides=overrides)
+            cfg = hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+            preset = _preset(config_name, cfg, dict(cfg.hydra.runtime.choices))
+            if preset and not any(o.startswith(f"+{config_name}=") for o in overrides):
+                # the preset first: the command line still overrides anything it sets
+                cfg = hydra_compose(config_name=config_name, overrides=[f"+{config_name}={preset}", *overrides],
+                                    return_hydra_config=True)
+        with open_dict(cfg):
+            del cfg["hydra"]
+        return cfg
     except (HydraException, OmegaConfBaseException) as e:
         raise UserError(f"bad config or override: {str(e).splitlines()[0]}") from None
 

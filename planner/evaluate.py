@@ -20,9 +20,13 @@ import numpy as np
 from tqdm import tqdm
 
 from sim.errors import DreamplanError
+from sim.metaworld import AVDC_TASKS, CAMERAS
 from sim.tasks import EVAL_SEED_BASE, LONG_HORIZON, SINGLE_STEP, SPLITS, TASKS
 
-SUITES = {"tabletop-single": SINGLE_STEP, "tabletop-long": LONG_HORIZON, "tabletop": tuple(TASKS)}
+# metaworld: AVDC's 11 Meta-World v3 tasks (one of them: "metaworld/door-open"); configs/eval/metaworld.yaml
+# holds that suite's env, agent and protocol and is applied whenever suite=metaworld...
+SUITES = {"tabletop-single": SINGLE_STEP, "tabletop-long": LONG_HORIZON, "tabletop": tuple(TASKS), "metaworld": AVDC_TASKS}
+SUITE_SPLITS = {"metaworld": CAMERAS}  # a suite's "splits" if not the tabletop's: Meta-World's are the cameras
 
 
 def suite_tasks(suite) -> list[str]:
@@ -31,8 +35,21 @@ def suite_tasks(suite) -> list[str]:
             return list(SUITES[suite])
         if suite in TASKS:
             return [suite]
-        raise DreamplanError(f"unknown suite or task {suite!r} (suites: {', '.join(SUITES)}; tasks: {', '.join(TASKS)})")
+        if suite.startswith("metaworld/") and suite.split("/", 1)[1] in AVDC_TASKS:
+            return [suite.split("/", 1)[1]]
+        raise DreamplanError(f"unknown suite or task {suite!r} (suites: {', '.join(SUITES)}; tasks: {', '.join(TASKS)}, "
+                             f"or metaworld/<task> for {', '.join(AVDC_TASKS)})")
     return [t for s in suite for t in suite_tasks(s)]
+
+
+def suite_name(suite) -> str:
+    """The family a suite belongs to: "metaworld" for metaworld or metaworld/<task>, else the tabletop's."""
+    first = suite if isinstance(suite, str) else (list(suite) or [""])[0]
+    return "metaworld" if str(first).split("/")[0] == "metaworld" else "tabletop"
+
+
+def suite_splits(suite) -> tuple[str, ...]:
+    return tuple(SUITE_SPLITS.get(suite_name(suite), SPLITS))
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -70,9 +87,12 @@ class EvalJob:
     frame_stride: int = 4
     # failure attribution: component -> the agent config with that one component swapped for its oracle
     swaps: dict[str, dict] = field(default_factory=dict)
+    seed_base: int = EVAL_SEED_BASE  # episode i runs seed_base + seed + i (Meta-World/AVDC: seed_base 0)
+    known_splits: tuple[str, ...] = SPLITS
+    per_task: bool = False  # also a row per task over all its splits
 
     def episodes_to_run(self) -> list[tuple[str, str, int]]:
-        return [(task, split, EVAL_SEED_BASE + self.seed + i) for task in self.tasks for split in self.splits
+        return [(task, split, self.seed_base + self.seed + i) for task in self.tasks for split in self.splits
                 for i in range(self.episodes)]
 
 
@@ -140,10 +160,13 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
     return record
 
 
-def aggregate(records: list[dict]) -> dict:
+def aggregate(records: list[dict], per_task: bool = False) -> dict:
     groups: dict[str, list[dict]] = {}
     for r in records:
         groups.setdefault(f"{r['task']}/{r['split']}", []).append(r)
+    if per_task:
+        for r in records:
+            groups.setdefault(r["task"], []).append(r)
     groups["all"] = records
     out = {}
     for key, rs in groups.items():
@@ -187,8 +210,8 @@ def results_table(summary: dict) -> str:
 
 def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict:
     for split in job.splits:
-        if split not in SPLITS:
-            raise DreamplanError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+        if split not in job.known_splits:
+            raise DreamplanError(f"unknown split {split!r} (known: {', '.join(job.known_splits)})")
     if job.episodes < 1:
         raise DreamplanError(f"episodes must be at least 1, got {job.episodes}")
     out = Path(job.out)
@@ -204,7 +227,7 @@ def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict
         with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
             for r in tqdm(pool.imap(_run_one, specs), total=len(specs), desc="eval", unit="ep"):
                 records.append(r)
-    summary = aggregate(records)
+    summary = aggregate(records, job.per_task)
     info = {"config": config or {}, "tasks": job.tasks, "splits": job.splits, "episodes_per_task": job.episodes,
             "seeds": sorted({r["seed"] for r in records}), "summary": summary, "episodes": records}
     tmp = out / ".eval_info.json.tmp"
