@@ -64,3 +64,22 @@ def test_random_walks_always_finish_and_parse():
 def test_parse_answer_failure_is_a_planning_error():
     with pytest.raises(PlanningError, match="no valid plan"):
         parse_answer('{"blocks": ["red cube"], "subgoals": ["dance"]}')
+
+
+def test_examples_list_the_blocks_left_to_right():
+    from planner.plan_data import scene_example
+
+    env = TabletopEnv()
+    for seed in range(5):
+        env.reset(seed=seed, options={"task": "make_line"})
+        pos = env.block_positions()
+        xs = [pos[next(b for b in env.blocks if b.name == name)][0] for name in scene_example(env)["blocks"]]
+        assert xs == sorted(xs)
+    env.close()
+
+
+def test_grammar_accepts_blocks_in_any_order_but_each_once():
+    grammar = PlanGrammar()
+    ok = json.dumps({"blocks": ["purple cube", "red cube"], "subgoals": ["push the red cube to the center"]})
+    assert grammar.complete(grammar.advance(grammar.start(), ok))
+    assert [b.name for b in parse_answer(ok).blocks] == ["purple cube", "red cube"]
