@@ -57,7 +57,9 @@ def _record_metaworld(cfg: DictConfig) -> None:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from sim.metaworld import AVDC_TASKS
+    from sim.metaworld import AVDC_TASKS, require_metaworld
+
+    require_metaworld()  # the one-line install hint, before anything is built
     from sim.metaworld.record import MetaWorldRecordJob, record_metaworld
 
     tasks = list(AVDC_TASKS) if cfg.tasks in ("all", "metaworld") else [cfg.tasks] if isinstance(cfg.tasks, str) else list(cfg.tasks)
@@ -77,6 +79,10 @@ def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
 
     from planner.evaluate import EvalJob, evaluate, suite_splits, suite_tasks
 
+    if str(cfg.env._target_).startswith("sim.metaworld."):
+        from sim.metaworld import require_metaworld
+
+        require_metaworld()  # the one-line install hint, not a worker's traceback
     agent_name = cfg.agent._target_.rsplit(".", 1)[-1]
     out = cfg.out or f"runs/eval/{cfg.suite}-{agent_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     container = OmegaConf.to_container(cfg, resolve=True)
@@ -172,19 +178,19 @@ def _override(arg: str, positional: str | None) -> str:
     return f"{positional}='{escaped}'"
 
 
-def _preset(config_name: str, cfg: DictConfig, choices: dict) -> str | None:
-    """The preset configs/<command config>/<name>.yaml a choice selects, if there is one: `eval`'s by the suite
-    (suite=metaworld -> configs/eval/metaworld.yaml), `record`'s by the env (env=metaworld)."""
+PRESET_KEYS = {"eval": "suite", "record": "env"}  # command config -> the override whose value may pick a preset
+
+
+def _preset(config_name: str, overrides: list[str]) -> str | None:
+    """The preset configs/<command config>/<name>.yaml the command line picks, if there is one: `eval`'s by the
+    suite (suite=metaworld or suite=[metaworld/hammer,...] -> configs/eval/metaworld.yaml), `record`'s by the env."""
     from importlib.resources import files
 
-    if config_name == "eval":
-        from planner.evaluate import suite_name
-
-        name = suite_name(cfg.suite)
-    elif config_name == "record":
-        name = choices.get("env")
-    else:
-        return None
+    key = PRESET_KEYS.get(config_name)
+    values = [o.split("=", 1)[1] for o in overrides if "=" in o and o.split("=", 1)[0] == key]
+    if not values:
+        return None  # the defaults (tabletop) have no preset
+    name = values[-1].strip("[]'\" ").split(",")[0].strip().split("/")[0]
     return name if name and files("configs").joinpath(config_name, f"{name}.yaml").is_file() else None
 
 
@@ -192,20 +198,14 @@ def compose(config_name: str, overrides: list[str]) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
     from hydra.errors import HydraException
-    from omegaconf import open_dict
     from omegaconf.errors import OmegaConfBaseException
 
+    preset = _preset(config_name, overrides)
+    if preset and not any(o.startswith(f"+{config_name}=") for o in overrides):
+        overrides = [f"+{config_name}={preset}", *overrides]  # first: the command line still overrides what it sets
     try:
         with initialize_config_module("configs", version_base="1.3"):
-            cfg = hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
-            preset = _preset(config_name, cfg, dict(cfg.hydra.runtime.choices))
-            if preset and not any(o.startswith(f"+{config_name}=") for o in overrides):
-                # the preset first: the command line still overrides anything it sets
-                cfg = hydra_compose(config_name=config_name, overrides=[f"+{config_name}={preset}", *overrides],
-                                    return_hydra_config=True)
-        with open_dict(cfg):
-            del cfg["hydra"]
-        return cfg
+            return hydra_compose(config_name=config_name, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as e:
         raise UserError(f"bad config or override: {str(e).splitlines()[0]}") from None
 

@@ -1,0 +1,195 @@
+"""The Meta-World v3 adapter, its scripted expert, recording and the AVDC-protocol eval (real Meta-World, real MuJoCo)."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("metaworld", reason="Meta-World is an optional extra: pip install -e '.[metaworld]' (mujoco==3.3.0)")
+
+import gymnasium as gym  # noqa: E402
+
+from planner.cli import compose, main  # noqa: E402
+from planner.metaworld_agents import MetaWorldExpertAgent, TaskTextPlanner  # noqa: E402
+from sim.dataset import EpisodeStore  # noqa: E402
+from sim.errors import DreamplanError  # noqa: E402
+from sim.metaworld import AVDC_TASKS, CAMERAS, ENV_ID, task_text  # noqa: E402
+from sim.metaworld.env import MetaWorldEnv  # noqa: E402
+from sim.metaworld.record import MetaWorldRecordJob, record_metaworld  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = MetaWorldEnv("door-open", image_size=64)
+    yield e
+    e.close()
+
+
+def test_reset_step_render_shapes(env):
+    obs, info = env.reset(seed=0, options={"task": "door-open", "camera": "corner2"})
+    assert obs["image"].shape == (64, 64, 3) and obs["image"].dtype == np.uint8
+    assert obs["state"].shape == (39,) and obs["state"].dtype == np.float32
+    assert env.observation_space.contains(obs)
+    assert info["instruction"] == "door open" and info["camera"] == "corner2" and info["success"] is False
+    assert info["subgoals"] == ["door open"] and info["seed"] == 0
+    obs, reward, terminated, truncated, info = env.step(np.array([0.0, 0.0, 1.0, -1.0]))
+    assert obs["image"].shape == (64, 64, 3) and np.isfinite(reward) and not terminated and not truncated
+    assert "near_object" in info["metaworld"]
+    assert env.camera_image(size=32).shape == (32, 32, 3)
+    with pytest.raises(ValueError, match="4 elements"):
+        env.step(np.zeros(2))
+    with pytest.raises(ValueError, match="NaN"):
+        env.step([0, np.nan, 0, 0])
+    with pytest.raises(DreamplanError, match="unknown Meta-World task 'door-opne'"):
+        env.reset(seed=0, options={"task": "door-opne"})
+    with pytest.raises(DreamplanError, match="unknown Meta-World camera"):
+        env.reset(seed=0, options={"camera": "top"})
+
+
+def test_gym_registration_and_render_mode():
+    e = gym.make(ENV_ID, task="hammer-v3", camera="corner3", image_size=48, render_mode="rgb_array", render_size=80)
+    try:
+        obs, info = e.reset(seed=1)
+        assert obs["image"].shape == (48, 48, 3) and info["task"] == "hammer"
+        assert e.render().shape == (80, 80, 3)
+    finally:
+        e.close()
+
+
+def test_actions_out_of_the_box_are_clipped(env):
+    env.reset(seed=2)
+    big = env.step(np.array([5.0, 0, 0, 1]))[0]["state"]
+    env.reset(seed=2)
+    one = env.step(np.array([1.0, 0, 0, 1]))[0]["state"]
+    np.testing.assert_array_equal(big, one)
+
+
+@pytest.mark.parametrize("camera", CAMERAS)
+def test_frames_are_upright(camera):
+    """Meta-World's corner cameras are rolled 180 degrees; in our frames a higher point is higher in the image."""
+    e = MetaWorldEnv("reach", image_size=96)
+    try:
+        e.reset(seed=0)
+        model, data = e._mw.model, e._mw.data
+        goal = model.site("goal").id
+        model.site_size[goal] = 0.04
+        model.site_rgba[goal] = [0, 1, 0, 1]
+        rows = []
+        for z in (0.05, 0.35):
+            data.site_xpos[goal] = [0.0, 0.7, z]  # read by the renderer as is
+            image = e.camera_image(camera=camera).astype(int)
+            green = (image[..., 1] > 150) & (image[..., 0] < 80) & (image[..., 2] < 80)
+            assert green.sum() >= 5, f"the marker is not visible from {camera}"
+            rows.append(np.argwhere(green)[:, 0].mean())
+        assert rows[1] < rows[0] - 5, f"{camera}: raising the marker 30 cm moved it from row {rows[0]:.0f} to {rows[1]:.0f}"
+    finally:
+        e.close()
+
+
+def test_seeded_resets_reproduce_avdc_scenes(env):
+    from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE
+
+    global_state = np.random.get_state()[1].copy()
+    assembly = {"task": "assembly"}
+    first = env.reset(seed=7, options=assembly)[0]
+    env.reset(seed=8, options=assembly)
+    env.step(np.ones(4))
+    again = env.reset(seed=7, options=assembly)[0]
+    np.testing.assert_array_equal(first["state"], again["state"])
+    np.testing.assert_array_equal(first["image"], again["image"])
+    assert not np.array_equal(env.reset(seed=8, options=assembly)[0]["state"], first["state"])
+    reference = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE["assembly-v3-goal-observable"](seed=7)
+    try:
+        np.testing.assert_array_equal(first["state"], reference.reset()[0].astype(np.float32))
+    finally:
+        reference.close()
+    np.testing.assert_array_equal(np.random.get_state()[1], global_state)  # numpy's global generator untouched
+
+
+def test_scripted_policy_solves_easy_tasks_and_episode_ends_on_success(env):
+    agent = MetaWorldExpertAgent()
+    for task in ("door-open", "handle-press"):
+        for seed in (0, 1):
+            env.reset(seed=seed, options={"task": task, "camera": "corner"})
+            episode = agent.run(env)
+            assert episode.success and 0 < episode.steps < 500, (task, seed, episode.failure)
+            assert len(episode.frames) == episode.steps + 1 and episode.actions[0].shape == (4,)
+    assert TaskTextPlanner().plan(env.camera_image(), task_text("door-open"))[0].text == "door open"
+
+
+def test_step_limit_truncates(env):
+    short = MetaWorldEnv("door-open", max_steps=3)
+    try:
+        short.reset(seed=0)
+        flags = [short.step(np.zeros(4))[2:4] for _ in range(3)]
+        assert flags == [(False, False), (False, False), (False, True)]
+        with pytest.raises(RuntimeError, match="episode is over"):
+            short.step(np.zeros(4))
+    finally:
+        short.close()
+
+
+def test_imagination_agent_config_for_metaworld_composes():
+    """AVDC's loop is configuration of the existing ImaginationAgent (its video model and 4-D inverse dynamics are
+    still to be trained on the recorded demos)."""
+    cfg = compose("eval", ["suite=metaworld", "agent=metaworld_imagine"])
+    assert cfg.agent._target_ == "planner.agent.ImaginationAgent" and cfg.agent.max_replans == 5
+    assert cfg.agent.planner._target_ == "planner.metaworld_agents.TaskTextPlanner"
+    assert cfg.env._target_ == "sim.metaworld.env.MetaWorldEnv" and cfg.seed_base == 0
+
+
+def test_record_round_trip_resume_and_replay(tmp_path, capsys):
+    out = tmp_path / "mw"
+    args = ["record", "env=metaworld", f"out={out}", "tasks=[handle-press]", "cameras=[corner,corner3]", "episodes=1",
+            "env.image_size=32"]
+    assert main(args) == 0
+    assert "recorded 2 Meta-World episodes in 1 shards" in capsys.readouterr().out
+    store = EpisodeStore(out)
+    assert len(store) == 2 and store.env_config["_target_"] == "sim.metaworld.env.MetaWorldEnv"
+    ep = store.episode(1)
+    steps = len(ep["actions"])
+    assert ep["frames"].shape == (steps + 1, 32, 32, 3) and ep["actions"].shape == (steps, 4)
+    assert ep["states"].shape == (steps + 1, 39) and ep["success"] and ep["split"] == "corner3"
+    assert ep["initial"] == {"task": "handle-press", "camera": "corner3", "seed": 1001, "instruction": "handle press"}
+    assert store.segments(1) == [(0, steps, {"text": "handle press", "target": None, "reached": True})]
+    # replaying the recorded actions from the recorded seed gives the recorded frames and states
+    replay = MetaWorldEnv(image_size=32)
+    try:
+        obs, _ = replay.reset(seed=ep["initial"]["seed"], options={k: ep["initial"][k] for k in ("task", "camera")})
+        for a in ep["actions"]:
+            obs, _, terminated, _, _ = replay.step(a)
+        np.testing.assert_array_equal(obs["state"], ep["states"][-1])
+        np.testing.assert_array_equal(obs["image"], ep["frames"][-1])
+        assert terminated
+    finally:
+        replay.close()
+    store.close()
+    summary = json.loads((out / "record.json").read_text())
+    assert summary["shards_written"] == 1
+    assert main(args) == 0  # resumes: the complete shard is kept
+    assert json.loads((out / "record.json").read_text())["shards_written"] == 0
+
+
+def test_recording_refuses_evaluation_seeds(tmp_path):
+    job = MetaWorldRecordJob(out=str(tmp_path), seed=10, env_factory=MetaWorldEnv)
+    with pytest.raises(DreamplanError, match="evaluation seeds 0-24"):
+        record_metaworld(job)
+
+
+def test_eval_suite_metaworld_follows_avdc_protocol(tmp_path):
+    out = tmp_path / "eval"
+    assert main(["eval", "suite=metaworld/handle-press", "episodes=2", f"out={out}"]) == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["seeds"] == [0, 1] and info["splits"] == list(CAMERAS) and info["tasks"] == ["handle-press"]
+    assert len(info["episodes"]) == 6
+    summary = info["summary"]
+    assert summary["handle-press"]["episodes"] == 6 and summary["handle-press/corner2"]["episodes"] == 2
+    assert summary["all"]["success_rate"] == 1.0 and summary["all"]["ci95"][1] == pytest.approx(1.0)
+    assert info["config"]["agent"]["_target_"] == "planner.metaworld_agents.MetaWorldExpertAgent"
+    assert "handle-press/corner3" in (out / "results.md").read_text()
+    assert len(AVDC_TASKS) == 11
+
+
+def test_unknown_camera_split_is_one_line_error(tmp_path, capsys):
+    assert main(["eval", "suite=metaworld/hammer", "splits=[train]", "episodes=1", f"out={tmp_path}"]) == 2
+    assert "unknown split 'train' (known: corner, corner2, corner3)" in capsys.readouterr().err
