@@ -69,7 +69,7 @@ def _record_metaworld(cfg: DictConfig) -> None:
     summary = record_metaworld(job)
     n = len(summary["tasks"]) * len(summary["cameras"]) * summary["episodes_per_camera"]
     print(f"recorded {n} Meta-World episodes in {summary['shards_total']} shards under {summary['out']} "
-          f"({summary['shards_written']} shards written now; {len(summary['failed_episodes_written_now'])} failed demos)")
+          f"({summary['shards_written']} shards written now; {len(summary['failed_seeds_skipped_now'])} failed demos skipped)")
 
 
 def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:

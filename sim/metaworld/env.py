@@ -34,7 +34,7 @@ from sim.metaworld import AVDC_TASKS, CAMERAS, MAX_STEPS, canonical_task, env_na
 from sim.render import FastRenderer
 
 STATE_DIM = 39
-ALL_CAMERAS = (*CAMERAS, "corner4", "topview", "behindGripper", "gripperPOV")
+ALL_CAMERAS = (*CAMERAS, "corner4", "topview", "behindGripper", "gripperPOV")  # the last three: as MuJoCo draws them
 _FLIPPED = {"corner", "corner2", "corner3", "corner4"}  # cameras whose native frame is upside down
 
 

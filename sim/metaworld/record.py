@@ -1,8 +1,9 @@
 """Record Meta-World scripted-policy demonstrations into our HDF5 shards (sim/dataset.py), AVDC-sized by default.
 
-One shard per task (`shard-00000.h5` is the first task of the job): `episodes` demos per camera, each its own
-seed, so 5 demos x 3 cameras gives 15 scenes per task. Seeds start at `seed` (default 1000) and must stay clear of
-the evaluation seeds 0-24. Shards are written to a temp file and renamed; re-running the same job keeps the
+One shard per task (`shard-00000.h5` is the first task of the job): `episodes` successful demos per camera, each
+its own seed, so 5 demos x 3 cameras gives 15 scenes per task. Seeds count up from `seed` (default 1000, clear of
+the evaluation seeds 0-24) through the shard's cameras in turn; a seed whose demo fails is skipped (and listed in
+record.json), the next one is tried, at most `max_attempts` per camera. Shards are written to a temp file and renamed; re-running the same job keeps the
 complete shards and redoes the rest, like the tabletop recording. Per episode: frames uint8 [T+1, S, S, 3],
 actions float32 [T, 4] (the clipped action the env executed: xyz displacement + gripper), states float32 [T+1, 39],
 subgoal_index int16 [T] (zeros: one subgoal, the task text), attrs seed, task, split (= camera), camera,
@@ -60,18 +61,19 @@ class MetaWorldRecordJob:
     out: str
     tasks: Sequence[str] = AVDC_TASKS
     cameras: Sequence[str] = CAMERAS
-    episodes: int = 5  # demos per task and camera
+    episodes: int = 5  # successful demos per task and camera
     seed: int = 1000
+    max_attempts: int = 20  # seeds tried per camera before giving up
     env_factory: Callable = field(default=None, repr=False)  # () -> MetaWorldEnv
     env_config: dict = field(default_factory=dict)
 
     def validate(self) -> None:
-        for name in ("episodes", "seed"):
+        for name in ("episodes", "seed", "max_attempts"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
-        if self.episodes < 1:
-            raise ValueError("episodes must be positive")
+        if self.episodes < 1 or self.max_attempts < self.episodes:
+            raise ValueError(f"episodes must be positive and at most max_attempts={self.max_attempts}")
         if not self.tasks or not self.cameras:
             raise ValueError("give at least one task and one camera")
         self.tasks = [canonical_task(t) for t in self.tasks]
@@ -79,11 +81,25 @@ class MetaWorldRecordJob:
             raise DreamplanError(f"recording seeds start at seed={self.seed}, inside the evaluation seeds "
                                  f"{min(EVAL_SEEDS)}-{max(EVAL_SEEDS)}; use seed>={max(EVAL_SEEDS) + 1}")
 
-    def episodes_of(self, task_index: int) -> list[tuple[str, str, int]]:
-        """(task, camera, seed) of every episode in shard `task_index`."""
-        task = self.tasks[task_index]
-        seeds = iter(range(self.seed, self.seed + self.episodes * len(self.cameras)))  # same for every task
-        return [(task, camera, next(seeds)) for camera in self.cameras for _ in range(self.episodes)]
+
+def _task_episodes(env, job: MetaWorldRecordJob, task: str, failures: list):
+    """The successful demos of one shard, camera by camera, seeds counting up from job.seed."""
+    seed = job.seed
+    for camera in job.cameras:
+        done = 0
+        for _ in range(job.max_attempts):
+            ep = run_scripted_episode(env, seed, task, camera)
+            seed += 1
+            if ep["success"]:
+                done += 1
+                yield ep
+                if done == job.episodes:
+                    break
+            else:
+                failures.append({"task": task, "camera": camera, "seed": ep["seed"]})
+        if done < job.episodes:
+            raise DreamplanError(f"the scripted policy for {task!r} succeeded only {done} times in {job.max_attempts} "
+                                 f"seeds from {camera!r}; raise max_attempts")
 
 
 def _shard_done(path: Path, expected: int) -> bool:
@@ -111,10 +127,7 @@ def record_metaworld(job: MetaWorldRecordJob) -> dict:
         with tqdm(total=len(todo) * per_shard, desc=f"record {out}", unit="ep") as bar:
             for i in todo:
                 with ShardWriter(out / shard_name(i), job.env_config) as writer:
-                    for task, camera, seed in job.episodes_of(i):
-                        ep = run_scripted_episode(env, seed, task, camera)
-                        if not ep["success"]:
-                            failures.append({"task": task, "camera": camera, "seed": seed})
+                    for ep in _task_episodes(env, job, job.tasks[i], failures):
                         writer.add(**ep)
                         bar.update(1)
     finally:
@@ -123,6 +136,6 @@ def record_metaworld(job: MetaWorldRecordJob) -> dict:
     summary = {"out": str(out), "benchmark": "metaworld-v3", "tasks": list(job.tasks), "cameras": list(job.cameras),
                "episodes_per_camera": job.episodes, "seed": job.seed, "env": job.env_config,
                "shards": {shard_name(i): job.tasks[i] for i in range(len(job.tasks))},
-               "shards_written": len(todo), "shards_total": len(job.tasks), "failed_episodes_written_now": failures}
+               "shards_written": len(todo), "shards_total": len(job.tasks), "failed_seeds_skipped_now": failures}
     (out / "record.json").write_text(json.dumps(summary, indent=2))
     return summary

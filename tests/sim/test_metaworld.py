@@ -170,6 +170,16 @@ def test_record_round_trip_resume_and_replay(tmp_path, capsys):
     assert json.loads((out / "record.json").read_text())["shards_written"] == 0
 
 
+def test_recording_skips_seeds_whose_demo_fails(tmp_path):
+    """The scripted basketball policy fails from seed 1009 (found by `dreamplan record env=metaworld`)."""
+    job = MetaWorldRecordJob(out=str(tmp_path), tasks=["basketball"], cameras=["corner"], episodes=1, seed=1009,
+                             env_factory=lambda: MetaWorldEnv(image_size=16))
+    summary = record_metaworld(job)
+    assert summary["failed_seeds_skipped_now"] == [{"task": "basketball", "camera": "corner", "seed": 1009}]
+    store = EpisodeStore(tmp_path, success_only=False)
+    assert len(store) == 1 and store.refs[0].seed == 1010 and store.refs[0].success
+
+
 def test_recording_refuses_evaluation_seeds(tmp_path):
     job = MetaWorldRecordJob(out=str(tmp_path), seed=10, env_factory=MetaWorldEnv)
     with pytest.raises(DreamplanError, match="evaluation seeds 0-24"):
