@@ -15,7 +15,7 @@ class TrainConfig:
     warmup_steps: int = 0             # linear warm-up, then cosine decay to lr * min_lr_ratio at `steps`
     min_lr_ratio: float = 0.1
     grad_clip: float | None = 1.0     # max global grad norm; None: no clipping
-    mixed_precision: str = "no"       # "no" | "bf16" (autocast, also on CPU) | "fp16" (GPU only)
+    mixed_precision: str = "no"       # "no" | "bf16" (autocast, also on CPU) | "fp16" (GPU only) | "auto" (bf16 where fast)
     ema_decay: float | None = None    # keep an exponential moving average of the weights (saved as ema.safetensors)
     seed: int = 0
     checkpoint_every: int = 500
@@ -28,8 +28,8 @@ class TrainConfig:
     RESUMABLE = ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "num_workers")
 
     def __post_init__(self) -> None:
-        if self.mixed_precision not in ("no", "bf16", "fp16"):
-            raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        if self.mixed_precision not in ("no", "bf16", "fp16", "auto"):
+            raise ValueError(f"mixed_precision must be 'no', 'bf16', 'fp16' or 'auto', got {self.mixed_precision!r}")
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "devices"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")

@@ -23,6 +23,7 @@ from training.checkpoint import (CheckpointError, checkpoint_dir, checkpoints, c
                                  load_tensors, load_weights, load_weights_into, publish, read_checkpoint_config,
                                  save_tensors, save_weights, temp_dir_for)
 from training.config import TrainConfig
+from training.precision import resolve_mixed_precision
 from training.ema import EMA
 from training.rng import rng_state, seed_everything, set_rng_state
 from training.sampler import StepBatchSampler
@@ -78,7 +79,9 @@ class Trainer:
                  config: TrainConfig, run_dir: str | Path, evaluate: EvalFn | None = None):
         self.model, self.model_config, self.dataset, self.loss_fn = model, model_config, dataset, loss_fn
         self.config, self.run_dir, self.evaluate = config, Path(run_dir), evaluate
-        self.accelerator = _accelerator(config.mixed_precision)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.mixed_precision = resolve_mixed_precision(config.mixed_precision, device)
+        self.accelerator = _accelerator(self.mixed_precision)
         self.step = 0
 
     # ------------------------------------------------------------------------------------------ setup
@@ -121,7 +124,7 @@ class Trainer:
             if acc.is_main_process:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 (self.run_dir / "run.json").write_text(json.dumps(
-                    {**self._identity(), "processes": acc.num_processes, "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))
+                    {**self._identity(), "processes": acc.num_processes, "mixed_precision": self.mixed_precision, "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))
         if self.step >= c.steps:
             return ckpt
         sampler = StepBatchSampler(len(self.dataset), c.batch_size, c.seed, self.step, c.steps,

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from training.checkpoint import CheckpointError, load_model, save_model
+from training.precision import bf16_is_fast
 from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, tensor_to_frames
 from videomodel.dit import build_dit
 from videomodel.objectives import build_objective
@@ -38,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "objective": {"name": "flow_matching", "time_sampling": "logit_normal"},
     "sampler": {"name": "euler", "steps": 8},
     "cfg_scale": 2.0,        # 1.0 turns guidance off (and halves the cost of sampling)
-    "inference_dtype": "float32",  # or "bfloat16": autocast while sampling (slower on CPUs without bf16 units)
+    "inference_dtype": "float32",  # "bfloat16": autocast while sampling; "auto": bfloat16 where it is fast
 }
 INFERENCE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 NUM_CONTEXT = 1  # the current camera image
@@ -61,8 +62,8 @@ class DiTWorldModel(nn.Module):
         super().__init__()
         if horizon < 1 or frame_stride < 1:
             raise ValueError(f"horizon and frame_stride must be >= 1, got {horizon}, {frame_stride}")
-        if inference_dtype not in INFERENCE_DTYPES:
-            raise ValueError(f"inference_dtype must be one of {list(INFERENCE_DTYPES)}, got {inference_dtype!r}")
+        if inference_dtype not in (*INFERENCE_DTYPES, "auto"):
+            raise ValueError(f"inference_dtype must be one of {[*INFERENCE_DTYPES, 'auto']}, got {inference_dtype!r}")
         autoencoder = {**DEFAULTS["autoencoder"], **_plain(autoencoder or {})}
         autoencoder.pop("image_size", None)
         dit = {**DEFAULTS["dit"], **_plain(dit or {})}
@@ -141,8 +142,10 @@ class DiTWorldModel(nn.Module):
                 return self.dit(x, t, text_emb).float()
             return self.dit.forward_with_cfg(x, t, text_emb, cfg_scale).float()
 
-        autocast = self.inference_dtype != "float32"
-        with torch.autocast(self.device.type, dtype=INFERENCE_DTYPES[self.inference_dtype], enabled=autocast):
+        dtype = self.inference_dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if bf16_is_fast(self.device) else "float32"
+        with torch.autocast(self.device.type, dtype=INFERENCE_DTYPES[dtype], enabled=dtype != "float32"):
             return self.sampler.sample(model_fn, context, noise)
 
     @torch.inference_mode()
