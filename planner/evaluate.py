@@ -146,6 +146,7 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
         "timings": dict(episode.timings) if episode else {},
         "subgoals": episode.subgoals if episode else [],
         "replans": episode.replans if episode else 0,
+        "decisions": len(episode.imagined) if episode else 0,  # imagine -> score -> act cycles
         "failure": (episode.failure if episode else error),
     }
     if job.videos and episode is not None:
@@ -158,6 +159,9 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
     if job.swaps and not record["success"]:
         record["fixed_by"] = _attribute(spec)
     return record
+
+
+DECISION_COMPONENTS = ("imagine", "invdyn", "score")
 
 
 def aggregate(records: list[dict], per_task: bool = False) -> dict:
@@ -180,6 +184,10 @@ def aggregate(records: list[dict], per_task: bool = False) -> dict:
             "mean_wall_s": float(np.mean([r["wall_s"] for r in rs])),
             "seconds_per_episode": {c: float(np.mean([r["timings"].get(c, 0.0) for r in rs])) for c in components},
         }
+        decisions = sum(r.get("decisions", 0) for r in rs)
+        if decisions:  # what one receding-horizon decision costs: imagine K clips, read actions, score them
+            spent = sum(r["timings"].get(c, 0.0) for r in rs for c in DECISION_COMPONENTS)
+            out[key]["seconds_per_decision"] = spent / decisions
         failed = [r for r in rs if "fixed_by" in r]
         if failed:
             out[key]["failures_fixed_by_oracle"] = {c: sum(r["fixed_by"][c] for r in failed) for c in failed[0]["fixed_by"]}
@@ -192,6 +200,8 @@ def results_table(summary: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for key, a in summary.items():
         parts = ", ".join(f"{c} {v:.2f}" for c, v in a["seconds_per_episode"].items())
+        if "seconds_per_decision" in a:
+            parts += f"; {a['seconds_per_decision']:.2f} per decision"
         lines.append(f"| {'**all**' if key == 'all' else key} | {a['successes']}/{a['episodes']} ({a['success_rate']:.0%}) "
                      f"| {a['ci95'][0]:.0%}–{a['ci95'][1]:.0%} | {a['subgoal_success']:.0%} | {a['mean_steps']:.0f} "
                      f"| {a['mean_wall_s']:.1f} | {parts} |")

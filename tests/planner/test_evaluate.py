@@ -30,6 +30,10 @@ def test_eval_command_writes_table_json_and_videos(tmp_path, capsys):
     assert info["config"]["agent"]["_target_"] == "planner.agent.ImaginationAgent"
     for ep in info["episodes"]:
         assert (out / ep["video"]).stat().st_size > 1000
+        assert ep["decisions"] >= 1
+    decisions = sum(ep["decisions"] for ep in info["episodes"])
+    spent = sum(ep["timings"][c] for ep in info["episodes"] for c in ("imagine", "invdyn", "score"))
+    assert info["summary"]["all"]["seconds_per_decision"] == pytest.approx(spent / decisions)
     table = (out / "results.md").read_text()
     assert "push_to_center/paraphrase" in table and "95 % CI" in table
     assert "push_to_center/train" in capsys.readouterr().out
@@ -40,3 +44,4 @@ def test_eval_expert_baseline_without_videos(tmp_path):
     assert main(["eval", "agent=expert", "suite=order_three", "episodes=2", "workers=1", "videos=false", f"out={out}"]) == 0
     info = json.loads((out / "eval_info.json").read_text())
     assert info["summary"]["all"]["success_rate"] == 1.0 and not (out / "videos").exists()
+    assert "seconds_per_decision" not in info["summary"]["all"]  # the expert imagines nothing
