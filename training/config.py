@@ -25,7 +25,8 @@ class TrainConfig:
     devices: int = 1                  # processes to launch (the command line re-launches itself with torchrun)
 
     # Changing these between runs of the same run dir is fine (e.g. train for longer); anything else is refused.
-    RESUMABLE = ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "num_workers")
+    # mixed_precision too: weights and optimizer state are fp32 whatever the autocast (resume on another machine).
+    RESUMABLE = ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "num_workers", "mixed_precision")
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "bf16", "fp16", "auto"):

@@ -96,6 +96,13 @@ def test_config_mismatch_is_refused_in_one_line(pairs, tmp_path):
         make_trainer(tmp_path, pairs, steps=4, lr=0.1).fit()
 
 
+def test_precision_may_change_when_resuming(pairs, tmp_path):
+    """Weights and optimizer state are float32 under any autocast: a bf16 run resumes in fp32 (or "auto")."""
+    make_trainer(tmp_path, pairs, steps=2, mixed_precision="bf16").fit()
+    assert make_trainer(tmp_path, pairs, steps=3, mixed_precision="no").fit().name == "step-0000003"
+    assert make_trainer(tmp_path, pairs, steps=4, mixed_precision="auto").fit().name == "step-0000004"
+
+
 @pytest.mark.parametrize("victim", ["model.safetensors", "training_state.pt", "config.json"])
 def test_corrupt_checkpoint_is_a_one_line_error(pairs, tmp_path, victim):
     final = make_trainer(tmp_path, pairs, steps=2).fit()
