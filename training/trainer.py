@@ -163,7 +163,7 @@ class Trainer:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
-            self.ema.update(acc.unwrap_model(self.model))
+            self.ema.update(acc.unwrap_model(self.model), self.step)
         return {"loss": loss.detach(), **metrics}
 
     def _any_process(self, flag: bool) -> bool:
