@@ -26,7 +26,8 @@ class TrainConfig:
 
     # Changing these between runs of the same run dir is fine (e.g. train for longer); anything else is refused.
     # mixed_precision too: weights and optimizer state are fp32 whatever the autocast (resume on another machine).
-    RESUMABLE = ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "num_workers", "mixed_precision")
+    RESUMABLE = ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "num_workers", "mixed_precision",
+                 "devices")  # more processes: each new one seeds its own stream (Trainer._restore)
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "bf16", "fp16", "auto"):
