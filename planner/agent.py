@@ -109,7 +109,8 @@ class ImaginationAgent:
                     notify("subgoal", episode.subgoals[-1])
                     if reached or stepper.done:
                         continue
-                    why = f"subgoal not reached within {self.steps_per_subgoal} steps: {subgoal.text!r}"
+                    why = episode.subgoals[-1].get("failure", f"not reached within {self.steps_per_subgoal} steps")
+                    why = f"subgoal {subgoal.text!r}: {why}"
                 elif episode.info.get("success", False):
                     break
                 else:  # every subgoal was reached, yet a later push undid an earlier one

@@ -104,3 +104,15 @@ def test_ungroundable_subgoal_is_reported(env):
 def test_mismatched_frame_strides_are_refused():
     with pytest.raises(ValueError, match="reads frames 2 steps apart but the video model imagines them 4 apart"):
         ImaginationAgent(ScriptedPlanner(), SimulatorOracle(frame_stride=4), PusherTracker(frame_stride=2))
+
+
+def test_a_subgoal_given_up_by_the_search_says_why(env):
+    """No clip clears the search's bar: the episode's failure names that, not just a spent step budget."""
+    from planner.search import ClipScorer
+
+    env.reset(seed=1_000_000, options={"task": "push_to_center"})
+    agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), PusherTracker(), scorer=ClipScorer(),
+                             min_score=2.0, max_replans=0)  # scores are at most 1.0
+    ep = agent.run(env)
+    assert not ep.success and ep.steps == 0
+    assert ep.failure.startswith("subgoal 'push the ") and "no imagined clip scored 2.0 or more" in ep.failure
