@@ -1,0 +1,74 @@
+"""The checkpoints the repository ships (README Quickstart), loaded through their Hydra configs exactly as
+`dreamplan run` loads them, and checked on real scenes from evaluation seeds no training example used."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from planner.cli import compose, main
+from planner.fidelity import FidelityCase, measure
+from planner.subgoal_planner import PlanningError
+from sim.env import TabletopEnv
+from sim.tasks import EVAL_SEED_BASE
+
+SEED = EVAL_SEED_BASE + 700_000  # apart from the planner benchmark's and the evaluation's seeds
+
+
+def _component(group: str, option: str):
+    return instantiate(compose("run", ["instruction=x", f"{group}={option}"])[group])
+
+
+@pytest.fixture(scope="module")
+def env():
+    env = TabletopEnv()
+    yield env
+    env.close()
+
+
+def test_shipped_planner_plans_single_step_scenes(env):
+    """Every answer is a grounded plan or a typed PlanningError. Measured on 150 seen scenes per task
+    (benchmarks/planner_accuracy.py): 90 % exact for push_to_corner, 76 % for push_to_center; the long-horizon
+    tasks are far below that (README), so they are the benchmark's business, not a test's."""
+    planner = _component("planner", "vlm")
+    exact = []
+    for i in range(8):
+        for task in ("push_to_corner", "push_to_center"):
+            obs, info = env.reset(seed=SEED + i, options={"task": task})
+            try:
+                plan = planner.plan(obs["image"], info["instruction"])
+            except PlanningError:
+                exact.append(False)
+                continue
+            assert plan and all(sg.target is not None for sg in plan)
+            exact.append([sg.text for sg in plan] == info["subgoals"])
+    assert sum(exact) >= 12, exact
+
+
+def test_shipped_world_model_imagines_near_the_executed_future(env):
+    """The imagined clip, its actions read off by the shipped inverse dynamics and executed from the same state,
+    against what the camera then saw. Measured over 30 clips (`dreamplan fidelity`, README): 24.8 dB mean PSNR,
+    SimulatorOracle 29.5 dB. It still loses or invents about two blocks per clip (issue 4): that is reported by
+    the fidelity command, not asserted here, until the model is good enough to assert it."""
+    torch.manual_seed(0)
+    model = _component("videomodel", "dit_pretrained")
+    invdyn = _component("invdyn", "cnn_pretrained")
+    for i in range(4):
+        record = measure(env, model, invdyn, FidelityCase("push_to_corner", SEED + i, 0))
+        assert len(record["psnr"]) == model.horizon
+        assert np.mean(record["psnr"]) > 21.0, record["psnr"]
+
+
+def test_quickstart_run_uses_the_shipped_stack(tmp_path, capsys):
+    """`dreamplan run` with no overrides: VLM planner, DiT world model, learned inverse dynamics."""
+    out = tmp_path / "run.mp4"
+    try:
+        code = main(["run", "push the red cube to the top left corner", f"out={out}"])
+    except SystemExit as failed:  # the task was not done: exit status 1
+        code = failed.code
+    printed = capsys.readouterr().out
+    assert "plan:" in printed and "push the red cube to the top left corner" in printed
+    assert out.stat().st_size > 1000
+    assert code == 0, printed
