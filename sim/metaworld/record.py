@@ -6,8 +6,9 @@ the evaluation seeds 0-24) through the shard's cameras in turn; a seed whose dem
 record.json), the next one is tried, at most `max_attempts` per camera. Shards are written to a temp file and
 renamed; re-running the same job keeps the complete shards and redoes the rest, like the tabletop recording.
 Per episode: frames uint8 [T+1, S, S, 3], actions float32 [T, 4] (the clipped action the env executed: xyz
-displacement + gripper), states float32 [T+1, 39], subgoal_index int16 [T] (zeros: one subgoal, the task text), attrs seed, task, split (= camera), camera,
-instruction, success, subgoals, initial ({task, camera, seed}: `reset(seed=..., options=...)` rebuilds the scene).
+displacement + gripper), states float32 [T+1, 39], subgoal_index int16 [T] (zeros: one subgoal, the task text),
+attrs seed, task, split (= camera), camera, instruction, success, subgoals, initial ({task, camera, seed}:
+`reset(seed=..., options=...)` rebuilds the scene).
 """
 
 from __future__ import annotations
