@@ -184,7 +184,7 @@ def aggregate(records: list[dict], per_task: bool = False) -> dict:
             "mean_wall_s": float(np.mean([r["wall_s"] for r in rs])),
             "seconds_per_episode": {c: float(np.mean([r["timings"].get(c, 0.0) for r in rs])) for c in components},
         }
-        decisions = sum(r.get("decisions", 0) for r in rs)
+        decisions = sum(r["decisions"] for r in rs)
         if decisions:  # what one receding-horizon decision costs: imagine K clips, read actions, score them
             spent = sum(r["timings"].get(c, 0.0) for r in rs for c in DECISION_COMPONENTS)
             out[key]["seconds_per_decision"] = spent / decisions

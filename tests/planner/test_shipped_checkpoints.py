@@ -62,7 +62,8 @@ def test_shipped_world_model_imagines_near_the_executed_future(env):
 
 
 def test_quickstart_run_uses_the_shipped_stack(tmp_path, capsys):
-    """`dreamplan run` with no overrides: VLM planner, DiT world model, learned inverse dynamics."""
+    """The README's Quickstart, `dreamplan run` with no overrides: the scripted planner and SimulatorOracle (the
+    defaults until the learned ones reach their targets) with the shipped learned inverse dynamics."""
     out = tmp_path / "run.mp4"
     try:
         code = main(["run", "push the red cube to the top left corner", f"out={out}"])
