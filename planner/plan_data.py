@@ -7,12 +7,14 @@ by (split, seed_base, tasks, image_size) and is cached on disk in chunks (genera
 from __future__ import annotations
 
 import json
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from sim.detector import BLOCK_TOP, world_to_pixel
 from sim.env import TabletopEnv
 from sim.tasks import TASKS
 
@@ -22,7 +24,7 @@ CHUNK = 250  # examples per cache file
 @dataclass
 class PlanExamples:
     images: np.ndarray  # uint8 [N, S, S, 3]
-    records: list[dict] = field(default_factory=list)  # seed, task, split, instruction, blocks, subgoals (canonical)
+    records: list[dict] = field(default_factory=list)  # seed, task, split, instruction, blocks, pixels, subgoals
 
     def __len__(self) -> int:
         return len(self.records)
@@ -32,12 +34,15 @@ class PlanExamples:
 
 
 def scene_example(env: TabletopEnv) -> dict:
-    """The record of the env's current scene (after reset); blocks listed left to right (the camera's x)."""
+    """The record of the env's current scene (after reset); blocks listed left to right (the camera's x), with
+    the (column, row) image pixel of each one's top face centre (the planner's auxiliary perception target)."""
     inst = env.instance
     pos = env.block_positions()
     blocks = sorted(inst.blocks, key=lambda b: pos[b][0])
-    return {"task": inst.task, "instruction": inst.instruction,
-            "blocks": [b.name for b in blocks], "subgoals": [t.text for t in env.subgoals]}
+    size = env.observation_space["image"].shape[0]
+    pixels = [world_to_pixel(pos[b], BLOCK_TOP, size).round(2).tolist() for b in blocks]
+    return {"task": inst.task, "instruction": inst.instruction, "blocks": [b.name for b in blocks],
+            "pixels": pixels, "subgoals": [t.text for t in env.subgoals]}
 
 
 def _generate(env: TabletopEnv, split: str, seeds: range, tasks: list[str]) -> PlanExamples:
@@ -54,32 +59,47 @@ def _chunk_path(cache: Path, split: str, seed_base: int, start: int, n: int) -> 
     return cache / f"{split}-{seed_base}-{start:07d}-{n}.npz"
 
 
+def _write_chunk(path: Path, split: str, seeds: range, tasks: list[str], image_size: int) -> Path:
+    env = TabletopEnv(image_size=image_size)
+    try:
+        part = _generate(env, split, seeds, tasks)
+    finally:
+        env.close()
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, images=part.images, records=json.dumps(part.records))
+    tmp.replace(path)
+    return path
+
+
 def load_examples(cache: str | Path, split: str, num: int, seed_base: int, tasks: list[str] | None = None,
-                  image_size: int = 64, progress: bool = True) -> PlanExamples:
-    """`num` examples of `split`, read from `cache` where already generated, generated (and cached) otherwise."""
+                  image_size: int = 64, progress: bool = True, workers: int = 1) -> PlanExamples:
+    """`num` examples of `split`, read from `cache` where already generated, generated (and cached, one chunk
+    per process of `workers`) otherwise."""
     tasks = sorted(tasks or TASKS)
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
-    meta = {"tasks": tasks, "image_size": image_size, "blocks": "left to right"}
+    meta = {"tasks": tasks, "image_size": image_size, "blocks": "left to right", "pixels": "top face centre"}
     meta_file = cache / "meta.json"
     if meta_file.exists() and json.loads(meta_file.read_text()) != meta:
-        raise ValueError(f"{cache} caches examples of another task list or image size ({meta_file.read_text()}); "
-                         "use another cache dir")
+        raise ValueError(f"{cache} caches examples of another task list, image size or record format "
+                         f"({meta_file.read_text()}); use another cache dir")
     meta_file.write_text(json.dumps(meta))
-    env = None
+    chunks = [(_chunk_path(cache, split, seed_base, start, min(CHUNK, num - start)),
+               range(seed_base + start, seed_base + start + min(CHUNK, num - start))) for start in range(0, num, CHUNK)]
+    missing = [(path, seeds) for path, seeds in chunks if not path.exists()]
+    bar = tqdm(total=len(missing), desc=f"{split} examples", unit="chunk", disable=not progress or not missing,
+               mininterval=5)
+    if workers > 1 and len(missing) > 1:
+        with ProcessPoolExecutor(min(workers, len(missing))) as pool:
+            for _ in pool.map(_write_chunk, *zip(*[(p, split, s, tasks, image_size) for p, s in missing])):
+                bar.update()
+    else:
+        for path, seeds in missing:
+            _write_chunk(path, split, seeds, tasks, image_size)
+            bar.update()
+    bar.close()
     parts = []
-    starts = range(0, num, CHUNK)
-    for start in tqdm(starts, desc=f"{split} examples", unit="chunk", disable=not progress, mininterval=5):
-        n = min(CHUNK, num - start)
-        path = _chunk_path(cache, split, seed_base, start, n)
-        if not path.exists():
-            env = env or TabletopEnv(image_size=image_size)
-            part = _generate(env, split, range(seed_base + start, seed_base + start + n), tasks)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, images=part.images, records=json.dumps(part.records))
-            tmp.replace(path)
+    for path, _ in chunks:
         with np.load(path) as z:
             parts.append(PlanExamples(z["images"], json.loads(str(z["records"]))))
-    if env is not None:
-        env.close()
     return PlanExamples(np.concatenate([p.images for p in parts]), [r for p in parts for r in p.records])

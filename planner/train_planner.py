@@ -2,6 +2,11 @@
 (configs/train/planner.yaml). Resumes from run_dir; at the end the model is exported to run_dir/final,
 a directory AutoProcessor / AutoModelForImageTextToText (and planner.vlm_planner.VLMPlanner) load.
 
+Besides the answer's next-token loss, training has an auxiliary perception loss: a linear probe on the image
+tokens the decoder reads names, for every patch, the block whose top face centre lies in it (or none). The
+answer loss alone reaches the vision tower weakly, through the decoder; trained from scratch on 64-px scenes it
+learned to list the blocks right in only 15 % of scenes. The probe is training-only: the export is the VLM alone.
+
     run_dir/processor/   tokenizer + image processor, trained/built once (a resumed run reuses them)
     run_dir/checkpoints/ training.Trainer checkpoints (safetensors weights, optimizer, RNG states)
     run_dir/final/       the exported model + processor + training.json (seed, config, data, train time)
@@ -16,15 +21,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 from torch.utils.data import Dataset
 from transformers import AutoProcessor
 from transformers.utils import logging as hf_logging
 
 from planner.plan_data import PlanExamples, load_examples
-from planner.plan_format import format_answer
+from planner.plan_format import ALL_BLOCKS, format_answer
 from planner.plan_metrics import evaluate_planner
 from planner.tiny_vlm import TinyVLMConfig, build_model, build_processor, task_corpus, train_tokenizer
 from planner.vlm_planner import VLMPlanner
+from sim.scene import Block
 from sim.tasks import EVAL_SEED_BASE
 from training import Trainer, TrainConfig
 from training.checkpoint import load_weights_into
@@ -39,9 +46,20 @@ def prompt_text(processor, instruction: str) -> str:
                                          tokenize=False)
 
 
+def patch_labels(blocks: list[str], pixels: list[list[float]], image_size: int, patch_size: int) -> torch.Tensor:
+    """[patches] long: 1 + ALL_BLOCKS index of the block whose top face centre lies in the patch, 0 for none."""
+    grid = image_size // patch_size
+    labels = torch.zeros(grid * grid, dtype=torch.long)
+    for name, (col, row) in zip(blocks, pixels):
+        c, r = (min(grid - 1, max(0, int(round(v)) // patch_size)) for v in (col, row))
+        labels[r * grid + c] = 1 + ALL_BLOCKS.index(Block(*name.split()))
+    return labels
+
+
 class PlanDataset(Dataset):
     """Examples as fixed-length token rows: prompt (image tokens + instruction) then answer + EOS; the loss
-    sees only the answer (labels -100 elsewhere). Rows are right-padded to the longest example."""
+    sees only the answer (labels -100 elsewhere). Rows are right-padded to the longest example. Each example
+    also carries its per-patch block labels (`patch_labels`)."""
 
     def __init__(self, examples: PlanExamples, processor):
         self.images, self.processor = examples.images, processor
@@ -63,6 +81,9 @@ class PlanDataset(Dataset):
             self.input_ids[i, : len(p) + len(a)] = torch.tensor(p + a)
             self.labels[i, len(p): len(p) + len(a)] = torch.tensor(a)
             self.attention_mask[i, : len(p) + len(a)] = 1
+        size = examples.images.shape[1]
+        self.patch_labels = torch.stack([patch_labels(r["blocks"], r["pixels"], size, processor.patch_size)
+                                         for r in examples.records])
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -70,14 +91,39 @@ class PlanDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         pixels = self.processor.image_processor(images=[self.images[i]], return_tensors="pt")["pixel_values"][0]
         return {"input_ids": self.input_ids[i], "labels": self.labels[i], "attention_mask": self.attention_mask[i],
-                "pixel_values": pixels}
+                "pixel_values": pixels, "patch_labels": self.patch_labels[i]}
 
 
-def answer_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
-    n = int(batch["attention_mask"].sum(1).max())  # drop the padding every row of this batch has
-    out = model(input_ids=batch["input_ids"][:, :n], attention_mask=batch["attention_mask"][:, :n],
-                pixel_values=batch["pixel_values"], labels=batch["labels"][:, :n])
-    return out.loss, {}
+class PlannerTraining(nn.Module):
+    """The VLM and its training-only perception probe; `forward(**batch)` is the training loss, so that it runs
+    under the trainer's autocast. The probe reads the projected image tokens (what the decoder sees)."""
+
+    def __init__(self, vlm: nn.Module, perception_weight: float):
+        super().__init__()
+        self.vlm, self.perception_weight = vlm, float(perception_weight)
+        self.patch_head = nn.Linear(vlm.config.text_config.hidden_size, 1 + len(ALL_BLOCKS))
+        self._image_tokens: torch.Tensor | None = None
+        vlm.model.multi_modal_projector.register_forward_hook(self._keep_image_tokens)
+
+    def _keep_image_tokens(self, module, inputs, output) -> None:
+        self._image_tokens = output
+
+    def forward(self, input_ids, attention_mask, labels, pixel_values, patch_labels) -> tuple[torch.Tensor, dict]:
+        n = int(attention_mask.sum(1).max())  # drop the padding every row of this batch has
+        out = self.vlm(input_ids=input_ids[:, :n], attention_mask=attention_mask[:, :n], pixel_values=pixel_values,
+                       labels=labels[:, :n])
+        if self.perception_weight == 0:
+            return out.loss, {}
+        logits = self.patch_head(self._image_tokens).float().flatten(0, 1)
+        ce = nn.functional.cross_entropy(logits, patch_labels.flatten(), reduction="none")
+        block = patch_labels.flatten() > 0  # ~6 % of patches: averaged apart so that "none" does not swamp them
+        perception = (ce[block].mean() + ce[~block].mean()) / 2 if block.any() else ce.mean()
+        return out.loss + self.perception_weight * perception, {"answer_loss": out.loss.item(),
+                                                                 "perception_loss": perception.item()}
+
+
+def training_loss(model: PlannerTraining, batch: dict) -> tuple[torch.Tensor, dict]:
+    return model(**batch)
 
 
 def _processor(run_dir: Path, model_cfg: TinyVLMConfig, seed: int):
@@ -100,28 +146,30 @@ def main(cfg: DictConfig) -> None:
     model_cfg = TinyVLMConfig(**cfg.model)
     seed_everything(train_cfg.seed)
     processor = _processor(run_dir, model_cfg, train_cfg.seed)
-    model = build_model(model_cfg, processor.tokenizer)
+    vlm = build_model(model_cfg, processor.tokenizer)
+    model = PlannerTraining(vlm, cfg.perception_weight)
     d = cfg.data
-    train = load_examples(d.cache, "train", d.train_examples, seed_base=d.train_seed)
-    val = {s: load_examples(d.cache, s, d.val_examples, seed_base=EVAL_SEED_BASE + d.val_seed_offset) for s in d.val_splits}
+    train = load_examples(d.cache, "train", d.train_examples, seed_base=d.train_seed, workers=d.workers)
+    val = {s: load_examples(d.cache, s, d.val_examples, seed_base=EVAL_SEED_BASE + d.val_seed_offset,
+                            workers=d.workers) for s in d.val_splits}
 
-    def evaluate(m) -> dict[str, float]:
-        planner = VLMPlanner(m, processor, prompt=PROMPT)
+    def evaluate(m: PlannerTraining) -> dict[str, float]:
+        planner = VLMPlanner(m.vlm, processor, prompt=PROMPT)
         scores = {s: evaluate_planner(planner, ex) for s, ex in val.items()}
         return {f"{s}/{k}": v[k] for s, v in scores.items() for k in ("exact", "subgoal")}
 
     dataset = PlanDataset(train, processor)
-    print(f"planner: {sum(p.numel() for p in model.parameters()):,} parameters, {len(dataset):,} training examples "
+    print(f"planner: {sum(p.numel() for p in vlm.parameters()):,} parameters, {len(dataset):,} training examples "
           f"(rows of {dataset.length} tokens), vocabulary {len(processor.tokenizer)}")
-    identity = {**model_cfg.to_dict(), "vocab": len(processor.tokenizer)}
-    trainer = Trainer(model, identity, dataset, answer_loss, train_cfg, run_dir, evaluate=evaluate if val else None)
+    identity = {**model_cfg.to_dict(), "vocab": len(processor.tokenizer), "perception_weight": cfg.perception_weight}
+    trainer = Trainer(model, identity, dataset, training_loss, train_cfg, run_dir, evaluate=evaluate if val else None)
     t0 = time.time()
     try:
         checkpoint = trainer.fit()
     finally:
         _add_train_time(run_dir, time.time() - t0)
     load_weights_into(model, checkpoint / "model.safetensors")
-    final = export(model, processor, run_dir / "final", {
+    final = export(vlm, processor, run_dir / "final", {
         "seed": train_cfg.seed, "config": OmegaConf.to_container(cfg, resolve=True), "step": trainer.step,
         "train_examples": len(dataset), "train_seconds": _train_time(run_dir), "checkpoint": str(checkpoint)})
     print(f"exported {final} ({sum(f.stat().st_size for f in final.iterdir()) / 1e6:.1f} MB)")

@@ -16,6 +16,7 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from planner.constrained_decoding import GrammarConstraint, GrammarLogitsProcessor
+from planner.instruction_matching import InstructionMatcher
 from planner.plan_format import Answer, PlanGrammar, parse_answer
 from planner.subgoal_planner import PlanningError, check_plan
 from sim.errors import DreamplanError
@@ -53,11 +54,14 @@ def ground(instruction: str, answer: Answer | PlanningError) -> list[Subgoal] | 
 
 class VLMPlanner:
     """`plan(image, instruction)` with a VLM and its processor; `from_pretrained(path)` loads both through
-    AutoProcessor / AutoModelForImageTextToText."""
+    AutoProcessor / AutoModelForImageTextToText. With `match_instructions` the model is asked the training
+    phrasing nearest to the instruction (planner.instruction_matching: for a model whose language was learnt
+    from the training templates alone); the plan is still grounded against the instruction as written."""
 
     def __init__(self, model, processor, prompt: str = DESCRIBED_PROMPT, max_subgoals: int = MAX_BLOCKS,
-                 batch_size: int = 16):
+                 batch_size: int = 16, match_instructions: bool = False):
         self.model, self.processor, self.prompt, self.batch_size = model.eval(), processor, prompt, batch_size
+        self.matcher = InstructionMatcher() if match_instructions else None
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"  # generation appends on the right
         if self.tokenizer.pad_token_id is None:
@@ -78,6 +82,8 @@ class VLMPlanner:
     def _inputs(self, images: list[np.ndarray], instructions: list[str]) -> dict:
         texts = []
         for instruction in instructions:
+            if self.matcher is not None:
+                instruction = self.matcher(instruction)
             text = self.prompt.replace("{instruction}", instruction)
             content = [{"type": "image"}, {"type": "text", "text": text}]
             if getattr(self.processor, "chat_template", None):

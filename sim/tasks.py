@@ -66,6 +66,7 @@ class Task:
     num_blocks: tuple[int, ...] = (2, 3, 4, 5)
     min_subgoals: int = 1
     paired_colors: bool = False  # scene holds a cube and a cylinder of each chosen color
+    regions: tuple[str, ...] = ()  # what a {region} slot of its templates takes
     words: Callable[[dict, tuple[Block, ...], np.random.Generator], dict] = field(default=None)  # type: ignore[assignment]
 
     @property
@@ -103,11 +104,12 @@ def _template_regex(template: str) -> re.Pattern:
     return re.compile(body)
 
 
-def match_instruction(text: str) -> tuple[str, dict[str, str]] | None:
-    """(task id, the words filling its template) for an instruction some task template produces, else None."""
+def match_instruction(text: str, heldout: bool = True) -> tuple[str, dict[str, str]] | None:
+    """(task id, the words filling its template) for an instruction some task template (a training one, or
+    with `heldout` a held-out one too) produces, else None."""
     clean = " ".join(text.lower().strip().rstrip(".!").split())
     for task in TASKS.values():
-        for template in (*task.templates, *task.heldout_templates):
+        for template in (*task.templates, *(task.heldout_templates if heldout else ())):
             m = _template_regex(template).fullmatch(clean)
             if m:
                 return task.id, m.groupdict()
@@ -158,6 +160,7 @@ def _region_task(id: str, regions: tuple[str, ...], templates, heldout) -> Task:
         templates=templates,
         heldout_templates=heldout,
         sample_params=lambda rng, blocks: {"block": _pick(rng, blocks, 1)[0].name, "region": str(rng.choice(regions))},
+        regions=regions,
         decompose=lambda p, blocks, pos: [Target("region", Block(*p["block"].split()), p["region"])],
         succeeded=lambda p, blocks, pos: Target("region", Block(*p["block"].split()), p["region"]).satisfied(pos),
         words=_block_words,

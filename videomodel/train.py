@@ -61,16 +61,37 @@ def _dit_loss(model, batch):
     return model(latents=batch["latents"], texts=list(batch["text"])), {}
 
 
+def _same_architecture(model: DiTWorldModel, model_cfg: dict, source: str) -> None:
+    for key in ("image_size", "horizon", "frame_stride", "autoencoder", "dit", "objective"):
+        have, want = model.config.get(key), model_cfg.get(key)
+        if isinstance(want, dict):  # the config may leave keys to their defaults
+            have = {k: (have or {}).get(k) for k in want}
+        if want is not None and have != want:
+            raise ValueError(f"init_from={source} was trained with {key}={have}, the config asks for {want}")
+
+
+def _initial_model(cfg: DictConfig, model_cfg: dict) -> DiTWorldModel:
+    """What training starts from: a saved world model (`init_from`, EMA weights, fresh optimizer), else a new
+    DiT on the trained autoencoder. On resume the trainer then restores every weight over it."""
+    if cfg.init_from:
+        model = DiTWorldModel.from_pretrained(cfg.init_from, **{k: model_cfg.get(k) for k in
+                                                                 ("horizon", "frame_stride", "image_size")})
+        _same_architecture(model, model_cfg, cfg.init_from)
+        return model.train()
+    if latest_checkpoint(cfg.run_dir) is None:
+        return DiTWorldModel.from_autoencoder(cfg.autoencoder, **model_cfg)
+    autoencoder = VideoAutoencoder.from_pretrained(cfg.autoencoder)
+    model = DiTWorldModel(**{**model_cfg, "autoencoder": autoencoder.config})
+    model.autoencoder.load_state_dict(autoencoder.state_dict())
+    return model
+
+
 def train_videomodel(cfg: DictConfig) -> None:
     train_cfg = _setup(cfg)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     model_cfg.pop("_target_", None)
     model_cfg.pop("_convert_", None)
-    if latest_checkpoint(cfg.run_dir) is None:
-        model = DiTWorldModel.from_autoencoder(cfg.autoencoder, **model_cfg)
-    else:  # resuming: the trainer restores every weight, the autoencoder's included
-        model = DiTWorldModel(**{**model_cfg, "autoencoder": VideoAutoencoder.from_pretrained(cfg.autoencoder).config})
-        model.autoencoder.load_state_dict(VideoAutoencoder.from_pretrained(cfg.autoencoder).state_dict())
+    model = _initial_model(cfg, model_cfg)
     clips = LatentClips(cfg.data, model.encode_frames, horizon=model.horizon, stride=model.frame_stride,
                         paraphrase_prob=cfg.paraphrase_prob)
     model.embed_texts(clips.all_texts())  # fill the text cache once, before any DataLoader worker forks

@@ -5,7 +5,8 @@ import torch
 
 from planner.cli import main as cli
 from planner.plan_data import load_examples
-from planner.train_planner import PROMPT, PlanDataset, answer_loss
+from planner.plan_format import ALL_BLOCKS
+from planner.train_planner import PROMPT, PlanDataset, PlannerTraining, patch_labels, training_loss
 from planner.vlm_planner import VLMPlanner
 
 
@@ -14,20 +15,44 @@ def examples(tmp_path_factory):
     return load_examples(tmp_path_factory.mktemp("plan-data"), "train", 3, seed_base=0, progress=False)
 
 
+def test_patch_labels_name_the_block_at_its_pixel():
+    labels = patch_labels(["red cube", "blue cylinder"], [[3.0, 60.2], [40.6, 9.0]], image_size=64, patch_size=8)
+    assert labels.shape == (64,) and int((labels > 0).sum()) == 2
+    assert ALL_BLOCKS[int(labels[7 * 8 + 0]) - 1].name == "red cube"  # row 60 -> patch row 7, column 3 -> 0
+    assert ALL_BLOCKS[int(labels[1 * 8 + 5]) - 1].name == "blue cylinder"
+
+
+def test_scene_records_put_every_block_on_its_own_pixel(examples):
+    for rec, image in zip(examples.records, examples.images):
+        assert len(rec["pixels"]) == len(rec["blocks"])
+        cols = [c for c, _ in rec["pixels"]]
+        assert cols == sorted(cols)  # left to right, as the answer lists them
+        for col, row in rec["pixels"]:  # a block face is there, not the grey table
+            assert image[int(round(row)), int(round(col))].std() > 20
+
+
 def test_tiny_model_memorises_a_plan(tiny_vlm, examples):
     model, processor = tiny_vlm
     data = PlanDataset(examples, processor)
     batch = torch.utils.data.default_collate([data[i] for i in range(len(data))])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    losses = []
+    training = PlannerTraining(model, perception_weight=1.0)
+    optimizer = torch.optim.AdamW(training.parameters(), lr=3e-3)
+    training.train()
+    losses, perception = [], []
     for _ in range(120):
-        loss, _ = answer_loss(model, batch)
+        loss, metrics = training_loss(training, batch)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         losses.append(loss.item())
-    assert losses[-1] < losses[0] / 20
+        perception.append(metrics["perception_loss"])
+    assert losses[-1] < losses[0] / 20 and perception[-1] < perception[0] / 10
+    with torch.no_grad():
+        training(**batch)
+        predicted = training.patch_head(training._image_tokens).argmax(-1)
+    blocks = batch["patch_labels"] > 0
+    assert (predicted == batch["patch_labels"])[blocks].float().mean() >= 0.75
+    assert (predicted == 0)[~blocks].float().mean() >= 0.95
     planner = VLMPlanner(model, processor, prompt=PROMPT)
     rec = examples.records[0]
     assert [sg.text for sg in planner.plan(examples.images[0], rec["instruction"])] == rec["subgoals"]
