@@ -46,14 +46,18 @@ def prompt_text(processor, instruction: str) -> str:
                                          tokenize=False)
 
 
-def patch_labels(blocks: list[str], pixels: list[list[float]], image_size: int, patch_size: int) -> torch.Tensor:
-    """[patches] long: 1 + ALL_BLOCKS index of the block whose top face centre lies in the patch, 0 for none."""
+def patch_labels(blocks: list[str], pixels: list[list[float]], image_size: int,
+                 patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[patches] long: 1 + ALL_BLOCKS index of the block whose top face centre lies in the patch, 0 for none;
+    [patches, 2] float: where in its patch that centre lies (column, row; -0.5 .. 0.5), 0 for none."""
     grid = image_size // patch_size
     labels = torch.zeros(grid * grid, dtype=torch.long)
+    offsets = torch.zeros(grid * grid, 2)
     for name, (col, row) in zip(blocks, pixels):
-        c, r = (min(grid - 1, max(0, int(round(v)) // patch_size)) for v in (col, row))
+        c, r = (min(grid - 1, max(0, int(v + 0.5) // patch_size)) for v in (col, row))
         labels[r * grid + c] = 1 + ALL_BLOCKS.index(Block(*name.split()))
-    return labels
+        offsets[r * grid + c] = torch.tensor([(col + 0.5) / patch_size - c - 0.5, (row + 0.5) / patch_size - r - 0.5])
+    return labels, offsets.clamp(-0.5, 0.5)
 
 
 class PlanDataset(Dataset):
@@ -82,8 +86,9 @@ class PlanDataset(Dataset):
             self.labels[i, len(p): len(p) + len(a)] = torch.tensor(a)
             self.attention_mask[i, : len(p) + len(a)] = 1
         size = examples.images.shape[1]
-        self.patch_labels = torch.stack([patch_labels(r["blocks"], r["pixels"], size, processor.patch_size)
-                                         for r in examples.records])
+        labels = [patch_labels(r["blocks"], r["pixels"], size, processor.patch_size) for r in examples.records]
+        self.patch_labels = torch.stack([lab for lab, _ in labels])
+        self.patch_offsets = torch.stack([off for _, off in labels])
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -91,33 +96,41 @@ class PlanDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         pixels = self.processor.image_processor(images=[self.images[i]], return_tensors="pt")["pixel_values"][0]
         return {"input_ids": self.input_ids[i], "labels": self.labels[i], "attention_mask": self.attention_mask[i],
-                "pixel_values": pixels, "patch_labels": self.patch_labels[i]}
+                "pixel_values": pixels, "patch_labels": self.patch_labels[i], "patch_offsets": self.patch_offsets[i]}
 
 
 class PlannerTraining(nn.Module):
     """The VLM and its training-only perception probe; `forward(**batch)` is the training loss, so that it runs
-    under the trainer's autocast. The probe reads the projected image tokens (what the decoder sees)."""
+    under the trainer's autocast. The probe reads the projected image tokens (what the decoder sees) and says
+    which block is centred in each patch and where in it (plans such as "all to the left" hinge on a block
+    standing a few pixels either side of a region's edge)."""
 
     def __init__(self, vlm: nn.Module, perception_weight: float):
         super().__init__()
         self.vlm, self.perception_weight = vlm, float(perception_weight)
-        self.patch_head = nn.Linear(vlm.config.text_config.hidden_size, 1 + len(ALL_BLOCKS))
+        self.patch_head = nn.Linear(vlm.config.text_config.hidden_size, 1 + len(ALL_BLOCKS) + 2)
         self._image_tokens: torch.Tensor | None = None
         vlm.model.multi_modal_projector.register_forward_hook(self._keep_image_tokens)
 
     def _keep_image_tokens(self, module, inputs, output) -> None:
         self._image_tokens = output
 
-    def forward(self, input_ids, attention_mask, labels, pixel_values, patch_labels) -> tuple[torch.Tensor, dict]:
+    def forward(self, input_ids, attention_mask, labels, pixel_values, patch_labels,
+                patch_offsets) -> tuple[torch.Tensor, dict]:
         n = int(attention_mask.sum(1).max())  # drop the padding every row of this batch has
         out = self.vlm(input_ids=input_ids[:, :n], attention_mask=attention_mask[:, :n], pixel_values=pixel_values,
                        labels=labels[:, :n])
         if self.perception_weight == 0:
             return out.loss, {}
-        logits = self.patch_head(self._image_tokens).float().flatten(0, 1)
-        ce = nn.functional.cross_entropy(logits, patch_labels.flatten(), reduction="none")
-        block = patch_labels.flatten() > 0  # ~6 % of patches: averaged apart so that "none" does not swamp them
+        out_probe = self.patch_head(self._image_tokens).float().flatten(0, 1)
+        logits, where = out_probe[:, :-2], out_probe[:, -2:]
+        classes = patch_labels.flatten()
+        ce = nn.functional.cross_entropy(logits, classes, reduction="none")
+        block = classes > 0  # ~6 % of patches: averaged apart so that "none" does not swamp them
         perception = (ce[block].mean() + ce[~block].mean()) / 2 if block.any() else ce.mean()
+        if block.any():
+            perception = perception + 4 * nn.functional.smooth_l1_loss(where[block], patch_offsets.flatten(0, 1)[block],
+                                                                        beta=0.1)
         return out.loss + self.perception_weight * perception, {"answer_loss": out.loss.item(),
                                                                  "perception_loss": perception.item()}
 

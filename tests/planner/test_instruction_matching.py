@@ -46,3 +46,20 @@ def test_training_phrasings_and_unrelated_requests_pass_through(matcher):
         instruction = task.sample(rng, "train").instruction
         assert matcher(instruction) == instruction
     assert matcher("make me a cup of coffee") == "make me a cup of coffee"
+
+
+def test_the_vlm_planner_asks_its_model_the_matched_phrasing(tiny_vlm):
+    from planner.train_planner import PROMPT
+    from planner.vlm_planner import VLMPlanner
+
+    model, processor = tiny_vlm
+    image = np.zeros((64, 64, 3), np.uint8)
+    instruction = "bring the red cube close to the blue cylinder"
+    asked = {}
+    for match in (True, False):
+        planner = VLMPlanner(model, processor, prompt=PROMPT, match_instructions=match)
+        ids = planner._inputs([image], [instruction])["input_ids"][0]
+        asked[match] = processor.tokenizer.decode(ids, skip_special_tokens=True).strip()
+    assert asked[False] == instruction
+    assert match_instruction(asked[True], heldout=False) == (
+        "push_next_to", {"block": "red cube", "anchor": "blue cylinder"})

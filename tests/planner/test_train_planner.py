@@ -16,10 +16,14 @@ def examples(tmp_path_factory):
 
 
 def test_patch_labels_name_the_block_at_its_pixel():
-    labels = patch_labels(["red cube", "blue cylinder"], [[3.0, 60.2], [40.6, 9.0]], image_size=64, patch_size=8)
+    labels, offsets = patch_labels(["red cube", "blue cylinder"], [[3.5, 60.2], [40.6, 11.5]], image_size=64,
+                                   patch_size=8)
     assert labels.shape == (64,) and int((labels > 0).sum()) == 2
     assert ALL_BLOCKS[int(labels[7 * 8 + 0]) - 1].name == "red cube"  # row 60 -> patch row 7, column 3 -> 0
     assert ALL_BLOCKS[int(labels[1 * 8 + 5]) - 1].name == "blue cylinder"
+    assert offsets[7 * 8 + 0].tolist() == pytest.approx([0.0, 0.0875])  # pixel 3.5 is the middle of pixels 0..7
+    assert offsets[1 * 8 + 5].tolist() == pytest.approx([-0.3625, 0.0])
+    assert offsets[labels == 0].abs().sum() == 0
 
 
 def test_scene_records_put_every_block_on_its_own_pixel(examples):
@@ -49,7 +53,7 @@ def test_tiny_model_memorises_a_plan(tiny_vlm, examples):
     assert losses[-1] < losses[0] / 20 and perception[-1] < perception[0] / 10
     with torch.no_grad():
         training(**batch)
-        predicted = training.patch_head(training._image_tokens).argmax(-1)
+        predicted = training.patch_head(training._image_tokens)[..., :-2].argmax(-1)
     blocks = batch["patch_labels"] > 0
     assert (predicted == batch["patch_labels"])[blocks].float().mean() >= 0.75
     assert (predicted == 0)[~blocks].float().mean() >= 0.95
