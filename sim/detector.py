@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy import ndimage
 
 from sim.scene import BLOCK_HALF, CAMERA_FOVY, CAMERA_HEIGHT, COLORS
 
@@ -74,27 +75,6 @@ def label_pixels(image: np.ndarray) -> np.ndarray:
     return d.argmin(-1)
 
 
-def _components(mask: np.ndarray) -> list[np.ndarray]:
-    """4-connected components of a boolean mask, each as an array of (row, col)."""
-    seen = np.zeros_like(mask)
-    out = []
-    h, w = mask.shape
-    for r0, c0 in zip(*np.nonzero(mask)):
-        if seen[r0, c0]:
-            continue
-        stack, pixels = [(r0, c0)], []
-        seen[r0, c0] = True
-        while stack:
-            r, c = stack.pop()
-            pixels.append((r, c))
-            for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-                if 0 <= rr < h and 0 <= cc < w and mask[rr, cc] and not seen[rr, cc]:
-                    seen[rr, cc] = True
-                    stack.append((rr, cc))
-        out.append(np.array(pixels))
-    return out
-
-
 def detect_blocks(image: np.ndarray, min_area: int | None = None) -> list[Detection]:
     """Blocks visible in an RGB frame. Components smaller than `min_area` pixels (default: 45 % of a
     block's top face) are dropped: near the image edge the camera sees cube sides, whose darker shade can
@@ -108,10 +88,14 @@ def detect_blocks(image: np.ndarray, min_area: int | None = None) -> list[Detect
     for idx, name in enumerate(names):
         if name not in COLORS:
             continue
-        for pix in _components(labels == idx):
-            if len(pix) >= min_area:
-                row, col = pix.mean(axis=0)
-                out.append(Detection(name, pixel_to_world(col, row, BLOCK_TOP, size), len(pix)))
+        components, n = ndimage.label(labels == idx)  # 4-connected
+        if n == 0:
+            continue
+        areas = np.bincount(components.ravel(), minlength=n + 1)[1:]
+        centres = ndimage.center_of_mass(np.ones_like(components), components, range(1, n + 1))
+        for area, (row, col) in zip(areas, centres):
+            if area >= min_area:
+                out.append(Detection(name, pixel_to_world(col, row, BLOCK_TOP, size), int(area)))
     return out
 
 

@@ -166,6 +166,13 @@ class VideoAutoencoder(nn.Module):
     load = from_pretrained
 
 
+def foreground_mask(x: torch.Tensor) -> torch.Tensor:
+    """[N, 3, H, W] frames in [-1, 1] -> [N, 1, H, W] float: 1 where a pixel is unlike the frame's median color
+    (everything but the table: blocks, the pusher, the table's edge)."""
+    background = x.flatten(2).median(dim=2).values[..., None, None]
+    return ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()
+
+
 def reconstruction_loss(model: nn.Module, frames: torch.Tensor,
                         foreground_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
     """L1 + MSE between uint8 `frames` [..., H, W, 3] and their reconstruction, plus a small L2 on the raw
@@ -176,9 +183,7 @@ def reconstruction_loss(model: nn.Module, frames: torch.Tensor,
     x = x.to(next(model.parameters()).device)
     reconstruction, z = model(x)
     reconstruction = reconstruction.float()
-    background = x.flatten(2).median(dim=2).values[..., None, None]
-    foreground = ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()
-    weight = 1.0 + (foreground_weight - 1.0) * foreground
+    weight = 1.0 + (foreground_weight - 1.0) * foreground_mask(x)
     weight = weight / weight.mean()
     l1 = ((reconstruction - x).abs() * weight).mean()
     mse = ((reconstruction - x).pow(2) * weight).mean()

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from sim.dataset import EpisodeStore, WindowDataset
 from sim.targets import PHRASINGS, Target
+from videomodel.autoencoder import foreground_mask, frames_to_tensor
 
 
 class Frames(Dataset):
@@ -35,17 +36,21 @@ class Frames(Dataset):
 
 
 class LatentClips(Dataset):
-    """Items: latents float32 [1 + horizon, C, h, w] (normalised, frame 0 the context) and text (str)."""
+    """Items: latents float32 [1 + horizon, C, h, w] (normalised, frame 0 the context), text (str) and
+    foreground float32 [1 + horizon, h, w]: 1 on latent cells that cover a block or the pusher."""
 
     def __init__(self, source, encode_frames, horizon: int, stride: int, paraphrase_prob: float = 0.5,
                  batch: int = 256):
         windows = WindowDataset(source, horizon=horizon, stride=stride)
         self.index, self.horizon, self.stride = windows.index, horizon, stride
         self.latents: list[torch.Tensor] = []
+        self.foreground: list[torch.Tensor] = []
         for e in tqdm(range(len(windows.store)), desc="encode frames", unit="ep"):
             frames = windows.store.group(e)["frames"][()]
-            z = [encode_frames(frames[None, i : i + batch])[0] for i in range(0, len(frames), batch)]
-            self.latents.append(torch.cat(z).half())
+            z = torch.cat([encode_frames(frames[None, i : i + batch])[0] for i in range(0, len(frames), batch)])
+            self.latents.append(z.half())
+            mask = foreground_mask(frames_to_tensor(frames))  # pixels -> the latent cells they fall in
+            self.foreground.append(torch.nn.functional.adaptive_max_pool2d(mask, z.shape[-2:])[:, 0].bool())
         windows.store.close()
         self.paraphrase_prob = paraphrase_prob
         self.texts: dict[tuple[int, int], list[str]] = {}
@@ -64,4 +69,5 @@ class LatentClips(Dataset):
         steps = np.minimum(t + np.arange(self.horizon + 1) * self.stride, end)
         variants = self.texts[(e, s)]
         text = variants[0] if random.random() >= self.paraphrase_prob else random.choice(variants)
-        return {"latents": self.latents[e][steps].float(), "text": text}
+        return {"latents": self.latents[e][steps].float(), "text": text,
+                "foreground": self.foreground[e][steps].float()}

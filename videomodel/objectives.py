@@ -1,7 +1,9 @@
 """Training objectives: how a clean clip becomes a noisy input, and what the network must predict.
 
 Time convention for every objective: t in [0, 1], t = 0 is data, t = 1 is (almost) pure noise; the network
-sees t itself. The first `num_context` frames are given clean at every t and excluded from the loss.
+sees t itself. The first `num_context` frames are given clean at every t and excluded from the loss. Latent
+cells under a block or the pusher (`foreground` [B, F, h, w], 1 there) weigh `foreground_weight` times more:
+they are a tenth of the clip, and a loss that weighs every cell alike is content to let a block fade away.
 
     FlowMatching      x_t = (1 - t) x0 + t noise,   predict the velocity  noise - x0     (samplers: euler, heun)
     EpsilonDiffusion  x_t = sqrt(a(t)) x0 + sqrt(1 - a(t)) noise, cosine a(t), predict noise  (sampler: ddim)
@@ -22,8 +24,13 @@ def with_clean_context(x_noisy: torch.Tensor, x_clean: torch.Tensor, num_context
     return torch.cat([x_clean[:, :num_context], x_noisy[:, num_context:]], dim=1)
 
 
-def masked_mse(prediction: torch.Tensor, target: torch.Tensor, num_context: int) -> torch.Tensor:
-    return (prediction.float() - target.float())[:, num_context:].pow(2).mean()
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, num_context: int,
+               foreground: torch.Tensor | None = None, foreground_weight: float = 1.0) -> torch.Tensor:
+    err = (prediction.float() - target.float())[:, num_context:].pow(2)
+    if foreground is None or foreground_weight == 1.0:
+        return err.mean()
+    weight = 1.0 + (foreground_weight - 1.0) * foreground[:, num_context:, None].float()
+    return (err * weight).mean() / weight.mean()
 
 
 class FlowMatching:
@@ -31,10 +38,12 @@ class FlowMatching:
 
     prediction = "velocity"
 
-    def __init__(self, time_sampling: str = "logit_normal", logit_mean: float = 0.0, logit_std: float = 1.0):
+    def __init__(self, time_sampling: str = "logit_normal", logit_mean: float = 0.0, logit_std: float = 1.0,
+                 foreground_weight: float = 1.0):
         if time_sampling not in ("logit_normal", "uniform"):
             raise ValueError(f"time_sampling must be 'logit_normal' or 'uniform', got {time_sampling!r}")
         self.time_sampling, self.logit_mean, self.logit_std = time_sampling, float(logit_mean), float(logit_std)
+        self.foreground_weight = float(foreground_weight)
 
     def sample_t(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
         if self.time_sampling == "uniform":
@@ -46,11 +55,12 @@ class FlowMatching:
         t = t.view(-1, *([1] * (x0.dim() - 1)))
         return (1 - t) * x0 + t * noise
 
-    def loss(self, model_fn: ModelFn, x0: torch.Tensor, num_context: int) -> torch.Tensor:
+    def loss(self, model_fn: ModelFn, x0: torch.Tensor, num_context: int,
+             foreground: torch.Tensor | None = None) -> torch.Tensor:
         t = self.sample_t(x0.shape[0], x0.device)
         noise = torch.randn_like(x0)
         x_t = with_clean_context(self.interpolate(x0, noise, t), x0, num_context)
-        return masked_mse(model_fn(x_t, t), noise - x0, num_context)
+        return masked_mse(model_fn(x_t, t), noise - x0, num_context, foreground, self.foreground_weight)
 
 
 class EpsilonDiffusion:
@@ -58,8 +68,9 @@ class EpsilonDiffusion:
 
     prediction = "epsilon"
 
-    def __init__(self, cosine_offset: float = 0.008, min_alpha_bar: float = 1e-4):
+    def __init__(self, cosine_offset: float = 0.008, min_alpha_bar: float = 1e-4, foreground_weight: float = 1.0):
         self.cosine_offset, self.min_alpha_bar = float(cosine_offset), float(min_alpha_bar)
+        self.foreground_weight = float(foreground_weight)
 
     def alpha_bar(self, t: torch.Tensor) -> torch.Tensor:
         s = self.cosine_offset
@@ -73,11 +84,12 @@ class EpsilonDiffusion:
         a = self.alpha_bar(t).view(-1, *([1] * (x0.dim() - 1)))
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
-    def loss(self, model_fn: ModelFn, x0: torch.Tensor, num_context: int) -> torch.Tensor:
+    def loss(self, model_fn: ModelFn, x0: torch.Tensor, num_context: int,
+             foreground: torch.Tensor | None = None) -> torch.Tensor:
         t = self.sample_t(x0.shape[0], x0.device)
         noise = torch.randn_like(x0)
         x_t = with_clean_context(self.add_noise(x0, noise, t), x0, num_context)
-        return masked_mse(model_fn(x_t, t), noise, num_context)
+        return masked_mse(model_fn(x_t, t), noise, num_context, foreground, self.foreground_weight)
 
 
 OBJECTIVES = {"flow_matching": FlowMatching, "ddpm_eps": EpsilonDiffusion}

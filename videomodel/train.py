@@ -58,11 +58,11 @@ def train_autoencoder(cfg: DictConfig) -> None:
 
 
 def _dit_loss(model, batch):
-    return model(latents=batch["latents"], texts=list(batch["text"])), {}
+    return model(latents=batch["latents"], texts=list(batch["text"]), foreground=batch["foreground"]), {}
 
 
 def _same_architecture(model: DiTWorldModel, model_cfg: dict, source: str) -> None:
-    for key in ("image_size", "horizon", "frame_stride", "autoencoder", "dit", "objective"):
+    for key in ("image_size", "horizon", "frame_stride", "dit"):  # the frozen autoencoder comes with the model
         have, want = model.config.get(key), model_cfg.get(key)
         if isinstance(want, dict):  # the config may leave keys to their defaults
             have = {k: (have or {}).get(k) for k in want}
@@ -77,6 +77,12 @@ def _initial_model(cfg: DictConfig, model_cfg: dict) -> DiTWorldModel:
         model = DiTWorldModel.from_pretrained(cfg.init_from, **{k: model_cfg.get(k) for k in
                                                                  ("horizon", "frame_stride", "image_size")})
         _same_architecture(model, model_cfg, cfg.init_from)
+        if model.config["objective"].get("name") != model_cfg["objective"].get("name", "flow_matching"):
+            raise ValueError(f"init_from={cfg.init_from} was trained with another objective "
+                             f"({model.config['objective']}); the config asks for {model_cfg['objective']}")
+        weights = model.state_dict()  # the objective's other settings (its loss weighting) may change from here on
+        model = DiTWorldModel(**{**model.config, "objective": model_cfg["objective"]})
+        model.load_state_dict(weights)
         return model.train()
     if latest_checkpoint(cfg.run_dir) is None:
         return DiTWorldModel.from_autoencoder(cfg.autoencoder, **model_cfg)
@@ -95,6 +101,8 @@ def train_videomodel(cfg: DictConfig) -> None:
     clips = LatentClips(cfg.data, model.encode_frames, horizon=model.horizon, stride=model.frame_stride,
                         paraphrase_prob=cfg.paraphrase_prob)
     model.embed_texts(clips.all_texts())  # fill the text cache once, before any DataLoader worker forks
-    print(f"video DiT: {count_parameters(model.dit):,} parameters, {len(clips):,} clips from {cfg.data}")
+    foreground = float(torch.cat([f.flatten() for f in clips.foreground]).float().mean())
+    print(f"video DiT: {count_parameters(model.dit):,} parameters, {len(clips):,} clips from {cfg.data}; "
+          f"{foreground:.0%} of latent cells foreground (weighted {model.objective.foreground_weight:g}x)")
     final = Trainer(model, model.config, clips, _dit_loss, train_cfg, cfg.run_dir).fit()
     print(f"checkpoint: {final}")

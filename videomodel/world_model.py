@@ -111,10 +111,12 @@ class DiTWorldModel(nn.Module):
 
     # ------------------------------------------------------------------------------- training
     def forward(self, frames: torch.Tensor | np.ndarray | None = None,
-                texts: list[str] | torch.Tensor | None = None, *, latents: torch.Tensor | None = None) -> torch.Tensor:
+                texts: list[str] | torch.Tensor | None = None, *, latents: torch.Tensor | None = None,
+                foreground: torch.Tensor | None = None) -> torch.Tensor:
         """Training loss of the DiT: uint8 frames [B, 1 + T', H, W, 3] (T' <= horizon; frame 0 is the given
         context) or precomputed `latents` [B, 1 + T', C, h, w] from `encode_frames`, and B subgoal strings
-        (or their embeddings [B, 384]). Text is dropped for classifier-free guidance with p_uncond."""
+        (or their embeddings [B, 384]). Text is dropped for classifier-free guidance with p_uncond.
+        `foreground` [B, 1 + T', h, w] marks the latent cells the objective weighs more (videomodel.objectives)."""
         if (frames is None) == (latents is None):
             raise ValueError("give either frames or latents")
         if texts is None:
@@ -125,7 +127,9 @@ class DiTWorldModel(nn.Module):
         text_emb = self.embed_texts(texts)
         if len(text_emb) != len(x0):
             raise ValueError(f"{len(x0)} clips but {len(text_emb)} texts")
-        return self.objective.loss(lambda x, t: self.dit(x, t, text_emb), x0, NUM_CONTEXT)
+        if foreground is not None:
+            foreground = foreground.to(self.device)
+        return self.objective.loss(lambda x, t: self.dit(x, t, text_emb), x0, NUM_CONTEXT, foreground)
 
     loss = forward  # under DDP call the wrapper, model(frames, texts), not .loss
 

@@ -1,0 +1,87 @@
+"""`dreamplan train videomodel` on real (tiny) episodes: the foreground the objective weighs, and continuing
+from a saved world model (`init_from`)."""
+
+import functools
+
+import pytest
+import torch
+
+from planner.cli import main
+from sim.dataset import EpisodeStore
+from sim.detector import BLOCK_TOP, detect_blocks, world_to_pixel
+from sim.env import TabletopEnv
+from sim.record import RecordJob, record
+from videomodel.data import LatentClips
+from videomodel.objectives import FlowMatching, masked_mse
+from videomodel.world_model import DiTWorldModel
+
+from .conftest import TINY_WORLD
+
+
+def _record(out, size):
+    cfg = {"image_size": size}
+    record(RecordJob(out=str(out), tasks=["push_to_center"], episodes=2, episodes_per_shard=2,
+                     env_factory=functools.partial(TabletopEnv, **cfg), env_config=cfg))
+    return out
+
+
+@pytest.fixture(scope="module")
+def episodes_16px(tmp_path_factory):
+    return _record(tmp_path_factory.mktemp("video-data-16"), 16)
+
+
+def test_foreground_cells_weigh_more():
+    prediction, target = torch.zeros(1, 2, 4, 4, 4), torch.zeros(1, 2, 4, 4, 4)
+    foreground = torch.zeros(1, 2, 4, 4)
+    foreground[:, :, 0, 0] = 1
+    target[:, 1, :, 0, 0] = 1.0  # the error sits on the one foreground cell of the generated frame
+    plain = masked_mse(prediction, target, 1)
+    weighted = masked_mse(prediction, target, 1, foreground, foreground_weight=4.0)
+    assert plain == pytest.approx(1 / 16)
+    assert weighted == pytest.approx(4 / (15 + 4))  # normalised by the mean weight
+    assert masked_mse(prediction, target, 1, foreground, foreground_weight=1.0) == plain
+    x0 = torch.randn(2, 3, 4, 4, 4)
+    loss = FlowMatching(foreground_weight=4.0).loss(lambda x, t: torch.zeros_like(x), x0, 1, torch.ones(2, 3, 4, 4))
+    assert torch.isfinite(loss)
+
+
+def test_latent_clips_mark_the_cells_under_blocks_and_pusher(tmp_path, hash_text_encoder):
+    data = _record(tmp_path, 64)
+    model = DiTWorldModel(**{**TINY_WORLD, "image_size": 64}, text_encoder=hash_text_encoder)  # 16x16 latents
+    clips = LatentClips(data, model.encode_frames, horizon=3, stride=4)
+    item = clips[0]
+    assert item["foreground"].shape == (4, 16, 16) and item["latents"].shape[:2] == (4, 4)
+    assert set(item["foreground"].unique().tolist()) <= {0.0, 1.0}
+    first = clips.foreground[0][0]
+    assert 0.05 < float(first.float().mean()) < 0.5  # blocks, pusher and the table's edge, not the table
+    store = EpisodeStore(data)
+    frame = store.group(0)["frames"][0]
+    store.close()
+    for detection in detect_blocks(frame):
+        col, row = world_to_pixel(detection.xy, BLOCK_TOP, 64)
+        assert first[int(row + 0.5) // 4, int(col + 0.5) // 4]  # the cell of every block's centre
+
+
+def _args(data, run, init):
+    return ["train", "videomodel", f"data={data}", f"run_dir={run}", f"init_from={init}", "model.image_size=16",
+            "model.horizon=3", "model.autoencoder.channels=[8,8,8]", "++model.dit.hidden_size=32", "++model.dit.depth=2",
+            "++model.dit.num_heads=2", "++model.objective.foreground_weight=3", "trainer.steps=2",
+            "trainer.batch_size=2", "trainer.checkpoint_every=2", "trainer.log_every=1", "trainer.warmup_steps=0"]
+
+
+def test_train_videomodel_continues_from_a_saved_world_model(episodes_16px, tmp_path, hash_text_encoder, capsys):
+    saved = DiTWorldModel(**TINY_WORLD, text_encoder=hash_text_encoder)
+    torch.nn.init.normal_(saved.dit.final_layer.linear.weight)  # not the zero init of a fresh DiT
+    saved.save(tmp_path / "saved")
+    assert main(_args(episodes_16px, tmp_path / "run", tmp_path / "saved")) == 0
+    trained = DiTWorldModel.from_pretrained(tmp_path / "run", ema=False)
+    assert trained.config["objective"]["foreground_weight"] == 3
+    start = saved.dit.final_layer.linear.weight
+    after = trained.dit.final_layer.linear.weight
+    assert not torch.equal(after, start) and (after - start).abs().max() < 0.1  # trained on from it, a little
+    frozen = saved.autoencoder.state_dict()
+    assert all(torch.equal(v, frozen[k]) for k, v in trained.autoencoder.state_dict().items())
+    capsys.readouterr()
+    assert main([*_args(episodes_16px, tmp_path / "other", tmp_path / "saved"), "++model.dit.depth=3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "init_from" in err[0] and "dit" in err[0]
