@@ -28,23 +28,27 @@ def env():
     env.close()
 
 
-def test_shipped_planner_plans_single_step_scenes(env):
-    """Every answer is a grounded plan or a typed PlanningError. Measured on 150 seen scenes per task
-    (benchmarks/planner_accuracy.py): 90 % exact for push_to_corner, 76 % for push_to_center; the long-horizon
-    tasks are far below that (README), so they are the benchmark's business, not a test's."""
+def test_shipped_planner_plans_seen_and_paraphrased_instructions(env):
+    """Every answer is a grounded plan or a typed PlanningError, and nearly all are the reference plan. Measured on
+    150 scenes per split (benchmarks/planner_accuracy.py): 96.7 % exact on seen instructions and on held-out
+    paraphrases; 65 % on unseen (block, placement) combinations and 55 % with six blocks, which the benchmark
+    reports and this test does not assert."""
+    from sim.tasks import TASKS
+
     planner = _component("planner", "vlm")
     exact = []
-    for i in range(8):
-        for task in ("push_to_corner", "push_to_center"):
-            obs, info = env.reset(seed=SEED + i, options={"task": task})
-            try:
-                plan = planner.plan(obs["image"], info["instruction"])
-            except PlanningError:
-                exact.append(False)
-                continue
-            assert plan and all(sg.target is not None for sg in plan)
-            exact.append([sg.text for sg in plan] == info["subgoals"])
-    assert sum(exact) >= 12, exact
+    for i in range(2):
+        for split in ("train", "paraphrase"):
+            for task in sorted(TASKS):
+                obs, info = env.reset(seed=SEED + i, options={"task": task, "split": split})
+                try:
+                    plan = planner.plan(obs["image"], info["instruction"])
+                except PlanningError:
+                    exact.append(False)
+                    continue
+                assert plan and all(sg.target is not None for sg in plan)
+                exact.append([sg.text for sg in plan] == info["subgoals"])
+    assert sum(exact) >= 24, exact  # of 28
 
 
 def test_shipped_world_model_imagines_near_the_executed_future(env):
@@ -62,14 +66,14 @@ def test_shipped_world_model_imagines_near_the_executed_future(env):
 
 
 def test_quickstart_run_uses_the_shipped_stack(tmp_path, capsys):
-    """The README's Quickstart, `dreamplan run` with no overrides: the scripted planner and SimulatorOracle (the
-    defaults until the learned ones reach their targets) with the shipped learned inverse dynamics."""
+    """The README's Quickstart, `dreamplan run` with no overrides: the shipped VLM planner and learned inverse
+    dynamics, with SimulatorOracle imagining (the default until the DiT reaches its target)."""
     out = tmp_path / "run.mp4"
     try:
-        code = main(["run", "push the red cube to the top left corner", f"out={out}"])
+        code = main(["run", "group the blocks by color", f"out={out}"])
     except SystemExit as failed:  # the task was not done: exit status 1
         code = failed.code
     printed = capsys.readouterr().out
-    assert "plan:" in printed and "push the red cube to the top left corner" in printed
+    assert "plan:" in printed and "next to the" in printed
     assert out.stat().st_size > 1000
     assert code == 0, printed
