@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from sim.scene import COLORS, SHAPES
 from sim.targets import REGIONS
-from sim.tasks import TASKS, match_instruction
+from sim.tasks import TASKS, clean_instruction, match_instruction
 from videomodel.text_encoder import TextEncoder
 
 _BLOCK = re.compile(rf"\b({'|'.join(COLORS)}) ({'|'.join((*SHAPES, 'block'))})\b")
@@ -24,13 +24,9 @@ _COLOR = re.compile(rf"\b({'|'.join(COLORS)})\b")
 _SLOT = re.compile(r"\{(\w+)\}")
 
 
-def _clean(text: str) -> str:
-    return " ".join(text.lower().strip().rstrip(".!").split())
-
-
 def slot_words(instruction: str) -> dict[str, str]:
     """The words a template slot could take, in the order the instruction says them."""
-    text = _clean(instruction)
+    text = clean_instruction(instruction)
     words: dict[str, str] = {}
     for slot, phrase in zip(("block", "anchor"), (m.group(0) for m in _BLOCK.finditer(text))):
         words[slot] = phrase
@@ -53,7 +49,7 @@ class InstructionMatcher:
         """Every training template of every task filled with the instruction's slot words, keeping only those
         that name every color the instruction names (a match may rephrase, not drop, what the user said)."""
         words = slot_words(instruction)
-        colors = set(_COLOR.findall(_clean(instruction)))
+        colors = set(_COLOR.findall(clean_instruction(instruction)))
         out = []
         for task in TASKS.values():
             for template in task.templates:
@@ -67,7 +63,7 @@ class InstructionMatcher:
 
     def _match(self, instruction: str) -> str:
         """The training-language instruction to ask the VLM for `instruction`."""
-        text = _clean(instruction)
+        text = clean_instruction(instruction)
         if match_instruction(text, heldout=False) is not None:
             return instruction
         candidates = self.candidates(text)

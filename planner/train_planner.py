@@ -127,10 +127,11 @@ class PlannerTraining(nn.Module):
         classes = patch_labels.flatten()
         ce = nn.functional.cross_entropy(logits, classes, reduction="none")
         block = classes > 0  # ~6 % of patches: averaged apart so that "none" does not swamp them
-        perception = (ce[block].mean() + ce[~block].mean()) / 2 if block.any() else ce.mean()
         if block.any():
-            perception = perception + 4 * nn.functional.smooth_l1_loss(where[block], patch_offsets.flatten(0, 1)[block],
-                                                                        beta=0.1)
+            offsets = nn.functional.smooth_l1_loss(where[block], patch_offsets.flatten(0, 1)[block], beta=0.1)
+            perception = (ce[block].mean() + ce[~block].mean()) / 2 + 4 * offsets
+        else:
+            perception = ce.mean()
         return out.loss + self.perception_weight * perception, {"answer_loss": out.loss.item(),
                                                                  "perception_loss": perception.item()}
 

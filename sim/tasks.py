@@ -104,10 +104,15 @@ def _template_regex(template: str) -> re.Pattern:
     return re.compile(body)
 
 
+def clean_instruction(text: str) -> str:
+    """Lower case, single spaces, no final full stop or exclamation mark: the form templates are matched in."""
+    return " ".join(text.lower().strip().rstrip(".!").split())
+
+
 def match_instruction(text: str, heldout: bool = True) -> tuple[str, dict[str, str]] | None:
     """(task id, the words filling its template) for an instruction some task template (a training one, or
     with `heldout` a held-out one too) produces, else None."""
-    clean = " ".join(text.lower().strip().rstrip(".!").split())
+    clean = clean_instruction(text)
     for task in TASKS.values():
         for template in (*task.templates, *(task.heldout_templates if heldout else ())):
             m = _template_regex(template).fullmatch(clean)

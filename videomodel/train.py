@@ -61,28 +61,18 @@ def _dit_loss(model, batch):
     return model(latents=batch["latents"], texts=list(batch["text"]), foreground=batch["foreground"]), {}
 
 
-def _same_architecture(model: DiTWorldModel, model_cfg: dict, source: str) -> None:
-    for key in ("image_size", "horizon", "frame_stride", "dit"):  # the frozen autoencoder comes with the model
-        have, want = model.config.get(key), model_cfg.get(key)
-        if isinstance(want, dict):  # the config may leave keys to their defaults
-            have = {k: (have or {}).get(k) for k in want}
-        if want is not None and have != want:
-            raise ValueError(f"init_from={source} was trained with {key}={have}, the config asks for {want}")
-
-
 def _initial_model(cfg: DictConfig, model_cfg: dict) -> DiTWorldModel:
-    """What training starts from: a saved world model (`init_from`, EMA weights, fresh optimizer), else a new
-    DiT on the trained autoencoder. On resume the trainer then restores every weight over it."""
+    """What training starts from: a saved world model (`init_from`, EMA weights, fresh optimizer, the config's
+    objective settings), else a new DiT on the trained autoencoder. On resume the trainer then restores every
+    weight over it."""
     if cfg.init_from:
-        model = DiTWorldModel.from_pretrained(cfg.init_from, **{k: model_cfg.get(k) for k in
-                                                                 ("horizon", "frame_stride", "image_size")})
-        _same_architecture(model, model_cfg, cfg.init_from)
-        if model.config["objective"].get("name") != model_cfg["objective"].get("name", "flow_matching"):
-            raise ValueError(f"init_from={cfg.init_from} was trained with another objective "
-                             f"({model.config['objective']}); the config asks for {model_cfg['objective']}")
-        weights = model.state_dict()  # the objective's other settings (its loss weighting) may change from here on
-        model = DiTWorldModel(**{**model.config, "objective": model_cfg["objective"]})
-        model.load_state_dict(weights)
+        model = DiTWorldModel.from_pretrained(cfg.init_from, objective=model_cfg["objective"],
+                                              **{k: model_cfg.get(k) for k in ("horizon", "frame_stride", "image_size")})
+        # the frozen autoencoder comes with the model; the DiT the config asks for must be the one saved
+        have = {k: model.config["dit"].get(k) for k in model_cfg["dit"]}
+        if have != model_cfg["dit"]:
+            raise ValueError(f"init_from={cfg.init_from} was trained with dit={have}, the config asks for "
+                             f"{model_cfg['dit']}")
         return model.train()
     if latest_checkpoint(cfg.run_dir) is None:
         return DiTWorldModel.from_autoencoder(cfg.autoencoder, **model_cfg)

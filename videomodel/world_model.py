@@ -183,17 +183,25 @@ class DiTWorldModel(nn.Module):
     def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True,
                         text_encoder: TextEncoder | None = None, **overrides: Any) -> "DiTWorldModel":
         """A `save`d model, a training checkpoint (step-*/), or a run dir's latest checkpoint (EMA weights if
-        present and `ema`). Overrides: cfg_scale, sampler, inference_dtype may change how it samples;
-        horizon, frame_stride, image_size may be given (e.g. by a Hydra config) but must match the checkpoint."""
+        present and `ema`). Overrides: cfg_scale, sampler, inference_dtype may change how it samples, and
+        objective how it trains on (e.g. its loss weighting; not its name); horizon, frame_stride, image_size
+        may be given (e.g. by a Hydra config) but must match the checkpoint."""
         sampling, checked = ("cfg_scale", "sampler", "inference_dtype"), ("horizon", "frame_stride", "image_size")
-        unknown = set(overrides) - set(sampling) - set(checked)
+        unknown = set(overrides) - set(sampling) - set(checked) - {"objective"}
         if unknown:
-            raise TypeError(f"unknown override(s) {sorted(unknown)}; known: {', '.join(sampling + checked)}")
+            raise TypeError(f"unknown override(s) {sorted(unknown)}; known: "
+                            f"{', '.join(sampling + checked + ('objective',))}")
 
         def build(config: dict) -> "DiTWorldModel":
             config = copy.deepcopy(config)
             for key, value in overrides.items():
-                if key in sampling:
+                if key == "objective":
+                    value = _plain(value)
+                    if value.get("name", "flow_matching") != config["objective"].get("name", "flow_matching"):
+                        raise CheckpointError(f"{path}: the world model was trained with objective "
+                                              f"{config['objective']}, the config asks for {value}")
+                    config[key] = value
+                elif key in sampling:
                     config[key] = _plain(value)
                 elif value is not None and int(value) != int(config.get(key, DEFAULTS[key])):
                     raise CheckpointError(f"{path}: the world model was trained with {key}={config.get(key)}, "
