@@ -26,7 +26,7 @@ class FramePairs(Dataset):
         self.env_config = store.env_config
         n = len(store) if max_episodes is None else min(len(store), max_episodes)
         self.frames: list[np.ndarray] = []   # per episode, uint8 [T+1, H, W, 3]
-        self.actions: list[np.ndarray] = []  # per episode, float32 [T, 2]
+        self.actions: list[np.ndarray] = []  # per episode, float32 [T, action_dim]
         index = []
         for e in range(n):
             g = store.group(e)
@@ -37,6 +37,7 @@ class FramePairs(Dataset):
         store.close()
         if not index:
             raise DatasetError("the dataset holds no usable subgoal segments")
+        self.action_dim = int(self.actions[0].shape[-1])  # 2: the tabletop's pusher, 4: Meta-World
         self.index = np.asarray(index, dtype=np.int64)  # episode, segment end, window start
 
     def __len__(self) -> int:
@@ -47,7 +48,7 @@ class FramePairs(Dataset):
         k = self.stride
         steps = t + np.arange(k)
         mask = steps < end
-        actions = np.zeros((k, 2), np.float32)
+        actions = np.zeros((k, self.action_dim), np.float32)
         actions[mask] = self.actions[e][t : min(t + k, end)]
         frame_steps = [max(0, t - j * k) for j in range(self.context, 0, -1)] + [t, min(t + k, end)]
         return {"frames": self.frames[e][frame_steps], "actions": actions, "action_mask": mask}

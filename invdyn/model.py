@@ -1,8 +1,9 @@
 """A compact CNN inverse-dynamics model: frames stacked on channels -> strided convs -> MLP -> k actions.
 
 Implements the `InverseDynamics` protocol (planner/protocols.py):
-    model.actions(frames uint8 [N+1, H, W, 3]) -> float32 [N * frame_stride, 2]
-i.e. `frame_stride` actions in [-1, 1]^2 for each consecutive pair of frames, which are `frame_stride` env steps apart.
+    model.actions(frames uint8 [N+1, H, W, 3]) -> float32 [N * frame_stride, action_dim]
+i.e. `frame_stride` actions in [-1, 1]^action_dim for each consecutive pair of frames, which are `frame_stride` env
+steps apart: 2-D for the tabletop's pusher, 4-D for Meta-World (xyz displacement + gripper).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from torch import nn
 
 from training.checkpoint import load_model, save_model
 
-ACTION_DIM = 2
 STAGE_MULTIPLIERS = (1, 2, 2, 4)  # channels of the stride-2 conv stages, x width: 64px -> 4x4 features
 
 
@@ -28,27 +28,29 @@ class InverseDynamicsCNN(nn.Module):
     """Input per pair: `context` earlier frames, o_t, o_{t+k} and the difference o_{t+k} - o_t, on channels."""
 
     def __init__(self, frame_stride: int = 4, context: int = 0, image_size: int = 64,
-                 width: int = 32, hidden: int = 256):
+                 width: int = 32, hidden: int = 256, action_dim: int = 2):
         super().__init__()
         channels = [int(width) * m for m in STAGE_MULTIPLIERS]
-        if frame_stride < 1 or context < 0 or width < 1 or image_size % 2 ** len(channels):
+        if frame_stride < 1 or context < 0 or width < 1 or action_dim < 1 or image_size % 2 ** len(channels):
             raise ValueError(f"bad inverse-dynamics config: frame_stride={frame_stride}, context={context}, "
-                             f"image_size={image_size} (must be divisible by 2^{len(channels)} conv stages)")
+                             f"action_dim={action_dim}, image_size={image_size} (must be divisible by "
+                             f"2^{len(channels)} conv stages)")
         self.frame_stride, self.context, self.image_size = int(frame_stride), int(context), int(image_size)
+        self.action_dim = int(action_dim)
         self.config = {"frame_stride": self.frame_stride, "context": self.context, "image_size": self.image_size,
-                       "width": int(width), "hidden": int(hidden)}
+                       "width": int(width), "hidden": int(hidden), "action_dim": self.action_dim}
         in_channels = 3 * (context + 3)
         self.encoder = nn.Sequential(*[_conv_block(a, b) for a, b in zip([in_channels, *channels], channels)])
         side = image_size // 2 ** len(channels)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(channels[-1] * side * side, hidden), nn.SiLU(),
-                                  nn.Linear(hidden, frame_stride * ACTION_DIM))
+                                  nn.Linear(hidden, frame_stride * self.action_dim))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames: float [B, context + 2, H, W, 3] in [0, 1] -> actions [B, frame_stride, 2] (not clipped)."""
+        """frames: float [B, context + 2, H, W, 3] in [0, 1] -> actions [B, frame_stride, action_dim] (not clipped)."""
         x = frames.permute(0, 1, 4, 2, 3)  # B, n, 3, H, W
         x = torch.cat([x, (x[:, -1:] - x[:, -2:-1])], dim=1) * 2 - 1
         out = self.head(self.encoder(x.flatten(1, 2)))
-        return out.view(-1, self.frame_stride, ACTION_DIM)
+        return out.view(-1, self.frame_stride, self.action_dim)
 
     # ------------------------------------------------------------------------------- the protocol
     def pair_inputs(self, frames: np.ndarray) -> np.ndarray:
@@ -72,7 +74,7 @@ class InverseDynamicsCNN(nn.Module):
         x = torch.from_numpy(self.pair_inputs(frames)).to(device).float().div_(255)
         out = self(x).clamp_(-1, 1)
         self.train(was_training)
-        return out.reshape(-1, ACTION_DIM).cpu().numpy().astype(np.float32)
+        return out.reshape(-1, self.action_dim).cpu().numpy().astype(np.float32)
 
     # --------------------------------------------------------------------------------- checkpoints
     def save(self, directory: str | Path) -> Path:

@@ -54,6 +54,8 @@ def main(cfg: DictConfig) -> None:
     image_size = pairs.env_config.get("image_size")
     if image_size is not None and int(image_size) != model.image_size:
         raise ValueError(f"{cfg.data} holds {image_size}px frames but model.image_size={model.image_size}")
+    if pairs.action_dim != model.action_dim:
+        raise ValueError(f"{cfg.data} holds {pairs.action_dim}-D actions but model.action_dim={model.action_dim}")
     evaluate = None
     if cfg.val_data:
         val = FramePairs(cfg.val_data, stride=model.frame_stride, context=model.context)

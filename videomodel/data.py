@@ -55,6 +55,9 @@ class LatentClips(Dataset):
         self.paraphrase_prob = paraphrase_prob
         self.texts: dict[tuple[int, int], list[str]] = {}
         for (e, s), sg in windows._texts.items():
+            if sg.get("target") is None:  # a subgoal with no machine-checkable target (Meta-World's task text)
+                self.texts[(e, s)] = [sg["text"]]
+                continue
             target = Target.from_dict(sg["target"])
             self.texts[(e, s)] = [sg["text"]] + [target.phrase(p) for p in PHRASINGS[target.kind][1:]]
 

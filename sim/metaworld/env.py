@@ -91,6 +91,7 @@ class MetaWorldEnv(gym.Env):
         self._success = False
         self._steps = 0
         self._last_info: dict = {}
+        self._actions: list[np.ndarray] = []  # executed this episode: with the instance, what `snapshot` is
 
     # ----------------------------------------------------------------------------------------- checks
     @staticmethod
@@ -147,6 +148,7 @@ class MetaWorldEnv(gym.Env):
         self._steps = 0
         self._success = False
         self._last_info = {}
+        self._actions = []
         return self._obs(), self._info()
 
     def step(self, action):
@@ -159,13 +161,38 @@ class MetaWorldEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if self._steps >= self.max_steps:
             raise RuntimeError(f"the episode is over ({self.max_steps} steps); call reset()")
-        obs, reward, _, _, info = self._mw.step(np.clip(a, -1.0, 1.0).astype(np.float32))
+        reward = self._physics_step(np.clip(a, -1.0, 1.0).astype(np.float32))
+        truncated = not self._success and self._steps >= self.max_steps
+        return self._obs(), reward, self._success, truncated, self._info()
+
+    def _physics_step(self, action: np.ndarray) -> float:
+        obs, reward, _, _, info = self._mw.step(action)
+        self._actions.append(action)
         self.raw_observation = obs
         self._steps += 1
         self._success = bool(info.get("success", 0.0) >= 1.0)
         self._last_info = {k: float(v) for k, v in info.items() if np.isscalar(v)}
-        truncated = not self._success and self._steps >= self.max_steps
-        return self._obs(), float(reward), self._success, truncated, self._info()
+        return float(reward)
+
+    def snapshot(self) -> dict:
+        """The episode so far: its instance and the actions executed (Meta-World's state lives partly in Python
+        attributes of its env, so a copy is rebuilt by replaying rather than by copying MuJoCo's state)."""
+        return {"instance": self.instance.to_dict(), "actions": np.array(self._actions, np.float32).reshape(-1, 4)}
+
+    def restore(self, snapshot: dict) -> None:
+        """Put this env where `snapshot` was taken: reset to its scene, then replay its actions."""
+        inst = snapshot["instance"]
+        self.reset(seed=inst["seed"], options={"task": inst["task"], "camera": inst["camera"]})
+        self.advance(snapshot["actions"])
+
+    def advance(self, actions) -> None:
+        """Execute in-range actions [N, 4] (as `step` after clipping) without rendering the observations:
+        the fast path for replaying and for rolling a copy forward; `camera_image()` renders when needed."""
+        actions = np.asarray(actions, np.float32).reshape(-1, 4)
+        if self._mw is None or self._steps + len(actions) > self.max_steps:
+            raise RuntimeError(f"advance by {len(actions)} steps from step {self._steps} of {self.max_steps}")
+        for action in np.clip(actions, -1.0, 1.0):
+            self._physics_step(action)
 
     def render(self):
         if self.render_mode == "rgb_array":

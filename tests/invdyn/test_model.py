@@ -28,6 +28,15 @@ def test_actions_gives_stride_actions_per_pair(stride, context):
     assert model(torch.rand(5, context + 2, 32, 32, 3)).shape == (5, stride, 2)
 
 
+def test_action_dim_is_configurable_and_saved(tmp_path):
+    model = tiny(action_dim=4)  # Meta-World: xyz displacement + gripper
+    assert model.actions(frames(3)).shape == (2 * 4, 4)
+    model.save(tmp_path / "m")
+    assert InverseDynamicsCNN.from_pretrained(tmp_path / "m").action_dim == 4
+    with pytest.raises(ValueError, match="action_dim=0"):
+        tiny(action_dim=0)
+
+
 def test_pairs_get_earlier_frames_repeating_the_first():
     model = tiny(context=2)
     f = frames(4)

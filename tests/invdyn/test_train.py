@@ -36,6 +36,13 @@ def test_train_command_reports_a_size_mismatch_in_one_line(episodes_dir, tmp_pat
     assert err.startswith("dreamplan: error:") and "32px" in err and "\n" not in err
 
 
+def test_train_command_names_an_action_dimension_mismatch(episodes_dir, tmp_path, capsys):
+    assert main(["train", "invdyn", f"data={episodes_dir}", f"run_dir={tmp_path}", "model.image_size=32",
+                 "model.action_dim=4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "2-D actions" in err and "model.action_dim=4" in err and "\n" not in err
+
+
 def test_action_error_is_reported_in_action_units_and_metres(episodes_dir):
     pairs = FramePairs(episodes_dir, stride=1)
     model = InverseDynamicsCNN(frame_stride=1, image_size=32, width=4, hidden=16)

@@ -10,11 +10,12 @@ pytest.importorskip("metaworld", reason="Meta-World is an optional extra: pip in
 import gymnasium as gym  # noqa: E402
 
 from planner.cli import compose, main  # noqa: E402
-from planner.metaworld_agents import MetaWorldExpertAgent, TaskTextPlanner  # noqa: E402
+from planner.metaworld_agents import MetaWorldExpertAgent, MetaWorldOracle, TaskTextPlanner  # noqa: E402
 from sim.dataset import EpisodeStore  # noqa: E402
 from sim.errors import DreamplanError  # noqa: E402
 from sim.metaworld import AVDC_TASKS, CAMERAS, ENV_ID, task_text  # noqa: E402
 from sim.metaworld.env import MetaWorldEnv  # noqa: E402
+from sim.metaworld.expert import MetaWorldExpert  # noqa: E402
 from sim.metaworld.record import MetaWorldRecordJob, record_metaworld  # noqa: E402
 
 
@@ -117,10 +118,49 @@ def test_scripted_policy_solves_easy_tasks_and_episode_ends_on_success(env):
     assert TaskTextPlanner().plan(env.camera_image(), task_text("door-open"))[0].text == "door open"
 
 
+def test_restore_replays_a_snapshot_exactly(env):
+    env.reset(seed=3, options={"task": "assembly", "camera": "corner2"})
+    expert = MetaWorldExpert("assembly")
+    for _ in range(40):
+        env.step(expert.act_in(env))
+    copy = MetaWorldEnv("door-open")
+    try:
+        copy.reset(seed=9)
+        copy.step(np.ones(4))  # an unrelated episode first: nothing of it may leak into the restored one
+        copy.restore(env.snapshot())
+        assert copy.steps == 40 and copy.instance == env.instance
+        np.testing.assert_array_equal(copy.state_vector(), env.state_vector())
+        np.testing.assert_array_equal(copy.camera_image(), env.camera_image())
+    finally:
+        copy.close()
+
+
+def test_oracle_imagines_what_the_scripted_policy_then_does(env):
+    env.reset(seed=5, options={"task": "door-open", "camera": "corner3"})
+    expert = MetaWorldExpert("door-open")
+    for _ in range(10):
+        env.step(expert.act_in(env))
+    oracle = MetaWorldOracle(horizon=3, frame_stride=4)
+    oracle.attach(env)
+    clips = oracle.imagine(env.camera_image(), "door open", num_samples=2)
+    assert clips.shape == (2, 3, 64, 64, 3) and clips.dtype == np.uint8
+    real = []
+    for i in range(12):
+        obs = env.step(expert.act_in(env))[0]
+        if (i + 1) % 4 == 0:
+            real.append(obs["image"])
+    np.testing.assert_array_equal(clips[0], np.stack(real))
+    np.testing.assert_array_equal(clips[1], clips[0])
+    assert env.steps == 22  # the live episode itself was not moved by imagining
+    oracle.close()
+
+
 def test_step_limit_truncates(env):
     short = MetaWorldEnv("door-open", max_steps=3)
     try:
         short.reset(seed=0)
+        with pytest.raises(RuntimeError, match="advance by 4 steps from step 0 of 3"):
+            short.advance(np.zeros((4, 4)))
         flags = [short.step(np.zeros(4))[2:4] for _ in range(3)]
         assert flags == [(False, False), (False, False), (False, True)]
         with pytest.raises(RuntimeError, match="episode is over"):
@@ -130,8 +170,7 @@ def test_step_limit_truncates(env):
 
 
 def test_imagination_agent_config_for_metaworld_composes():
-    """AVDC's loop is configuration of the existing ImaginationAgent (its video model and 4-D inverse dynamics are
-    still to be trained on the recorded demos)."""
+    """AVDC's loop is configuration of the existing ImaginationAgent."""
     cfg = compose("eval", ["suite=metaworld", "agent=metaworld_imagine"])
     assert cfg.agent._target_ == "planner.agent.ImaginationAgent" and cfg.agent.max_replans == 5
     assert cfg.agent.planner._target_ == "planner.metaworld_agents.TaskTextPlanner"
