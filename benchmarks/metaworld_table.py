@@ -1,12 +1,13 @@
 """Our Meta-World v3 results beside AVDC's published Meta-World v2 figures (Ko et al. 2023, table 1).
 
-    python benchmarks/metaworld_table.py RUN_DIR [--out benchmarks/results/metaworld_v3_scripted.json]
+    python benchmarks/metaworld_table.py [LABEL=]RUN_DIR [[LABEL=]RUN_DIR ...] [--out benchmarks/results/metaworld_v3.json]
 
-RUN_DIR is a `dreamplan eval suite=metaworld ...` run (its eval_info.json). Prints a markdown table (per task:
-successes, rate, 95 % Wilson interval, and AVDC's v2 rate where quoted) and writes the compact JSON.
+Each RUN_DIR is a `dreamplan eval suite=metaworld ...` run (its eval_info.json); LABEL names its column (default:
+the run dir's name). Prints a markdown table, per task: each run's successes, rate and 95 % Wilson interval, then
+AVDC's v2 rate where quoted; and writes the compact JSON of every run.
 
 An agent that ignores the image (the scripted policy reads the state) has the same outcome from every camera for a
-seed, so its 75 episodes per task are 25 independent ones: the table then also gives the interval over the seeds.
+seed, so its 75 episodes per task are 25 independent ones: the JSON then also gives the interval over the seeds.
 """
 
 from __future__ import annotations
@@ -36,16 +37,11 @@ def per_seed(info: dict, task: str | None = None) -> list[bool] | None:
     return [next(iter(v)) for v in outcomes.values()]
 
 
-def _seed_ci(outcomes: list[bool] | None) -> str:
-    if outcomes is None:
-        return "cameras differ"
-    lo, hi = wilson_interval(sum(outcomes), len(outcomes))
-    return f"{sum(outcomes)}/{len(outcomes)}: {lo:.1%}–{hi:.1%}"
-
-
-def table(info: dict) -> tuple[str, dict]:
+def summarise(info: dict) -> dict:
+    """Per task and on average: successes, episodes, rate, 95 % CI, per-camera rates, mean steps (and the interval
+    over seeds when every camera agreed on every seed)."""
     summary = info["summary"]
-    rows, compact = [], {}
+    compact = {}
     for task in [t for t in AVDC_TASKS if t in summary]:
         a = summary[task]
         cams = {k.split("/")[1]: summary[k]["success_rate"] for k in summary if k.startswith(f"{task}/")}
@@ -55,38 +51,60 @@ def table(info: dict) -> tuple[str, dict]:
         if seeds is not None:
             compact[task]["camera_invariant"] = {"successes": sum(seeds), "seeds": len(seeds),
                                                  "ci95": list(wilson_interval(sum(seeds), len(seeds)))}
-        v2 = AVDC_V2.get(task)
-        rows.append(f"| {task} | {a['successes']}/{a['episodes']} | {a['success_rate']:.1%} | "
-                    f"{a['ci95'][0]:.1%}–{a['ci95'][1]:.1%} | {_seed_ci(seeds)} | {a['mean_steps']:.0f} | "
-                    f"{'—' if v2 is None else f'{v2:.1f} %'} |")
-    rates = [compact[t]["success_rate"] for t in compact]
     n, s = summary["all"]["episodes"], summary["all"]["successes"]
-    lo, hi = wilson_interval(s, n)
-    compact["average"] = {"successes": s, "episodes": n, "success_rate": float(np.mean(rates)), "ci95": [lo, hi]}
+    compact["average"] = {"successes": s, "episodes": n,
+                          "success_rate": float(np.mean([compact[t]["success_rate"] for t in compact])),
+                          "ci95": list(wilson_interval(s, n)), "mean_steps": summary["all"]["mean_steps"],
+                          "seconds_per_decision": summary["all"].get("seconds_per_decision")}
     seeds = per_seed(info)
     if seeds is not None:
         compact["average"]["camera_invariant"] = {"successes": sum(seeds), "seeds": len(seeds),
                                                   "ci95": list(wilson_interval(sum(seeds), len(seeds)))}
-    rows.append(f"| **average** | {s}/{n} | {np.mean(rates):.1%} | {lo:.1%}–{hi:.1%} | {_seed_ci(seeds)} | "
-                f"{summary['all']['mean_steps']:.0f} | {AVDC_V2['average']:.1f} % |")
-    head = ["| task | successes (v3, ours) | success (v3, ours) | 95 % CI | same over cameras: seeds, 95 % CI | steps "
-            "| AVDC (v2, theirs) |", "|---|---|---|---|---|---|---|"]
-    return "\n".join(head + rows) + "\n", compact
+    return compact
+
+
+def _cell(row: dict) -> str:
+    return f"{row['successes']}/{row['episodes']} ({row['success_rate']:.1%}) | {row['ci95'][0]:.1%}–{row['ci95'][1]:.1%}"
+
+
+def table(runs: dict[str, dict]) -> str:
+    """Markdown: a row per task (the tasks every run has, in AVDC's order), two columns per run, then AVDC's v2."""
+    tasks = [t for t in AVDC_TASKS if all(t in c for c in runs.values())]
+    head = "| task | " + " | ".join(f"{label} (v3, ours) | 95 % CI" for label in runs) + " | AVDC (v2, theirs) |"
+    rows = [head, "|---|" + "---|---|" * len(runs) + "---|"]
+    for task in tasks:
+        v2 = AVDC_V2.get(task)
+        rows.append(f"| {task} | " + " | ".join(_cell(c[task]) for c in runs.values())
+                    + f" | {'—' if v2 is None else f'{v2:.1f} %'} |")
+    baselines = ", ".join(f"{k} {v}" for k, v in BASELINES_V2.items())
+    rows.append("| **average** | " + " | ".join(_cell(c["average"]) for c in runs.values())
+                + f" | **{AVDC_V2['average']:.1f} %** ({baselines}) |")
+    return "\n".join(rows) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir")
-    parser.add_argument("--out", default="benchmarks/results/metaworld_v3_scripted.json")
+    parser.add_argument("runs", nargs="+", metavar="[LABEL=]RUN_DIR")
+    parser.add_argument("--out", default="benchmarks/results/metaworld_v3.json")
     args = parser.parse_args()
-    info = json.loads((Path(args.run_dir) / "eval_info.json").read_text())
-    text, compact = table(info)
-    print(text)
-    config = info["config"]
+    runs, meta = {}, {}
+    for spec in args.runs:
+        label, _, run_dir = spec.rpartition("=")
+        label = label or Path(run_dir).name
+        path = Path(run_dir) / "eval_info.json"
+        if not path.is_file():
+            raise SystemExit(f"metaworld_table: no eval_info.json in {run_dir}")
+        info = json.loads(path.read_text())
+        config = info["config"]
+        runs[label] = summarise(info)
+        meta[label] = {"run_dir": str(run_dir), "agent": config.get("agent", {}).get("_target_"),
+                       "video_model": (config.get("agent", {}).get("video_model") or {}).get("_target_"),
+                       "cameras": info["splits"], "seeds": info["seeds"],
+                       "max_steps": config.get("env", {}).get("max_steps"),
+                       "image_size": config.get("env", {}).get("image_size")}
+    print(table(runs))
     result = {"benchmark": "Meta-World v3 (metaworld 3.1.1, mujoco 3.3.0), AVDC protocol",
-              "agent": config.get("agent", {}).get("_target_"), "cameras": info["splits"], "seeds": info["seeds"],
-              "max_steps": config.get("env", {}).get("max_steps"), "image_size": config.get("env", {}).get("image_size"),
-              "run_dir": str(args.run_dir), "results_v3": compact,
+              "runs": {label: {**meta[label], "results_v3": runs[label]} for label in runs},
               "avdc_v2_published": {"AVDC": AVDC_V2, **{k: {"average": v} for k, v in BASELINES_V2.items()}}}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

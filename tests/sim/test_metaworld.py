@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("metaworld", reason="Meta-World is an optional extra: pip install -e '.[metaworld]' (mujoco==3.3.0)")
 
 import gymnasium as gym  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
 
 from planner.cli import compose, main  # noqa: E402
 from planner.metaworld_agents import MetaWorldExpertAgent, MetaWorldOracle, TaskTextPlanner  # noqa: E402
@@ -242,3 +243,37 @@ def test_eval_suite_metaworld_follows_avdc_protocol(tmp_path):
 def test_unknown_camera_split_is_one_line_error(tmp_path, capsys):
     assert main(["eval", "suite=metaworld/hammer", "splits=[train]", "episodes=1", f"out={tmp_path}"]) == 2
     assert "unknown split 'train' (known: corner, corner2, corner3)" in capsys.readouterr().err
+
+
+def test_shipped_invdyn_follows_the_oracle_video_to_success(tmp_path):
+    """The shipped 4-D inverse dynamics (checkpoints/metaworld-invdyn-k8), reading MetaWorldOracle's clips, closes
+    the door on AVDC's seeds 0-1 from all three cameras (75 seeds: 74/75)."""
+    out = tmp_path / "eval"
+    assert main(["eval", "suite=metaworld/door-close", "episodes=2", "agent=metaworld_imagine",
+                 "videomodel=metaworld_oracle", "invdyn=metaworld", f"out={out}"]) == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["summary"]["all"]["successes"] >= 5, info["summary"]["all"]
+    assert all(r["decisions"] <= 6 for r in info["episodes"])  # one clip per attempt, at most 5 re-plans
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def test_shipped_world_model_imagines_the_task_better_than_a_still_frame(env):
+    """checkpoints/metaworld-videomodel, from a real start frame of each AVDC task: its clip is nearer the future the
+    scripted policy really produces (MetaWorldOracle) than the start frame held still (measured: 23.8 vs 22.6 dB)."""
+    model = instantiate(compose("eval", ["suite=metaworld", "videomodel=dit_metaworld"]).videomodel)
+    oracle = MetaWorldOracle(horizon=model.horizon, frame_stride=model.frame_stride)
+    imagined, still = [], []
+    for i, task in enumerate(AVDC_TASKS):
+        env.reset(seed=i, options={"task": task, "camera": CAMERAS[i % 3]})
+        oracle.attach(env)
+        image = env.camera_image()
+        real = oracle.imagine(image, task_text(task), 1)[0]
+        clip = model.imagine(image, task_text(task), 1, seed=i)[0]
+        assert clip.shape == real.shape == (4, 64, 64, 3) and clip.dtype == np.uint8
+        imagined.append(_psnr(clip, real))
+        still.append(_psnr(np.broadcast_to(image, real.shape), real))
+    oracle.close()
+    assert np.mean(imagined) > np.mean(still) + 0.5, (np.mean(imagined), np.mean(still))
