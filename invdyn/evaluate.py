@@ -24,7 +24,7 @@ def action_error(model: torch.nn.Module, pairs: FramePairs, max_windows: int | N
     n = len(pairs) if max_windows is None else min(len(pairs), max_windows)
     chosen = np.linspace(0, len(pairs) - 1, n).round().astype(int)
     device = next(model.parameters()).device
-    sq, ab, count, net, windows = 0.0, 0.0, 0, 0.0, 0
+    sq, ab, count, net, net_count = 0.0, 0.0, 0, 0.0, 0
     for start in range(0, n, batch_size):
         items = [pairs[int(i)] for i in chosen[start : start + batch_size]]
         frames = torch.from_numpy(np.stack([it["frames"] for it in items])).to(device).float().div_(255)
@@ -36,8 +36,8 @@ def action_error(model: torch.nn.Module, pairs: FramePairs, max_windows: int | N
         count += int(mask.sum()) * err.shape[-1]
         full = mask.all(dim=1)  # windows that do not run past their segment's end
         net += float(err[full].sum(dim=1).abs().sum())
-        windows += int(full.sum()) * err.shape[-1]
-    mae, net_mae = ab / max(count, 1), net / max(windows, 1)
+        net_count += int(full.sum()) * err.shape[-1]  # one net move per axis of each full window
+    mae, net_mae = ab / max(count, 1), net / max(net_count, 1)
     out = {"mse": sq / max(count, 1), "mae": mae, "net_mae": net_mae, "windows": n}
     if pairs.action_dim == 2:  # the tabletop's pusher: an action unit is max_step metres of travel
         max_step = float(pairs.env_config.get("max_step", 0.02))

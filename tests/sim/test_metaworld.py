@@ -11,6 +11,7 @@ import gymnasium as gym  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
 from planner.cli import compose, main  # noqa: E402
+from planner.fidelity import psnr  # noqa: E402
 from planner.metaworld_agents import MetaWorldExpertAgent, MetaWorldOracle, TaskTextPlanner  # noqa: E402
 from sim.dataset import EpisodeStore  # noqa: E402
 from sim.errors import DreamplanError  # noqa: E402
@@ -256,10 +257,6 @@ def test_shipped_invdyn_follows_the_oracle_video_to_success(tmp_path):
     assert all(r["decisions"] <= 6 for r in info["episodes"])  # one clip per attempt, at most 5 re-plans
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
-
-
 def test_shipped_world_model_imagines_the_task_better_than_a_still_frame(env):
     """checkpoints/metaworld-videomodel, from a real start frame of each AVDC task: its clip is nearer the future the
     scripted policy really produces (MetaWorldOracle) than the start frame held still (measured: 24.0 vs 22.4 dB)."""
@@ -273,7 +270,7 @@ def test_shipped_world_model_imagines_the_task_better_than_a_still_frame(env):
         real = oracle.imagine(image, task_text(task), 1)[0]
         clip = model.imagine(image, task_text(task), 1, seed=i)[0]
         assert clip.shape == real.shape == (4, 64, 64, 3) and clip.dtype == np.uint8
-        imagined.append(_psnr(clip, real))
-        still.append(_psnr(np.broadcast_to(image, real.shape), real))
+        imagined.append(psnr(clip, real))
+        still.append(psnr(np.broadcast_to(image, real.shape), real))
     oracle.close()
     assert np.mean(imagined) > np.mean(still) + 0.5, (np.mean(imagined), np.mean(still))
