@@ -72,6 +72,14 @@ def _record_metaworld(cfg: DictConfig) -> None:
           f"({summary['shards_written']} shards written now; {len(summary['failed_seeds_skipped_now'])} failed demos skipped)")
 
 
+def _without_group(overrides: list[str], group: str) -> list[str]:
+    """The overrides minus those of config group `group` (its choice and its keys): they were meant for the
+    component the oracle replaces, and the oracle's config may not have those keys."""
+    def key(o: str) -> str:
+        return o.split("=", 1)[0].lstrip("+~")
+    return [o for o in overrides if key(o) != group and not key(o).startswith(f"{group}.")]
+
+
 def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
     import time
 
@@ -89,7 +97,7 @@ def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
     swaps = {}
     if cfg.attribute and "planner" in cfg.agent:
         for component, oracle in cfg.oracles.items():
-            swapped = compose("eval", [*overrides, f"{component}={oracle}"])
+            swapped = compose("eval", [*_without_group(overrides, component), f"{component}={oracle}"])
             if OmegaConf.to_container(swapped[component]) != OmegaConf.to_container(cfg[component]):
                 swaps[component] = OmegaConf.to_container(swapped.agent, resolve=True)
     job = EvalJob(env=container["env"], agent=container["agent"], tasks=suite_tasks(container["suite"]),

@@ -45,3 +45,13 @@ def test_eval_expert_baseline_without_videos(tmp_path):
     info = json.loads((out / "eval_info.json").read_text())
     assert info["summary"]["all"]["success_rate"] == 1.0 and not (out / "videos").exists()
     assert "seconds_per_decision" not in info["summary"]["all"]  # the expert imagines nothing
+
+
+def test_attribution_drops_the_overrides_of_the_component_it_swaps(tmp_path):
+    # invdyn.path means nothing to the tracker that stands in for inverse dynamics when a failure is attributed
+    out = tmp_path / "short"
+    assert main(["eval", "suite=push_to_center", "episodes=1", "workers=1", "videos=false", "planner=scripted",
+                 "invdyn.path=checkpoints/invdyn-k4", "agent.steps_per_subgoal=4", "agent.max_replans=0",
+                 f"out={out}"]) == 0
+    (episode,) = json.loads((out / "eval_info.json").read_text())["episodes"]
+    assert not episode["success"] and set(episode["fixed_by"]) == {"invdyn"}
