@@ -73,6 +73,8 @@ def _initial_model(cfg: DictConfig, model_cfg: dict) -> DiTWorldModel:
         if have != model_cfg["dit"]:
             raise ValueError(f"init_from={cfg.init_from} was trained with dit={have}, the config asks for "
                              f"{model_cfg['dit']}")
+        # what the DiT generates may change: the saved weights are then only a starting point
+        model.predict_change = model.config["predict_change"] = bool(model_cfg.get("predict_change", False))
         return model.train()
     if latest_checkpoint(cfg.run_dir) is None:
         return DiTWorldModel.from_autoencoder(cfg.autoencoder, **model_cfg)

@@ -3,6 +3,7 @@
     imagine(image uint8 [H, W, 3], subgoal text, K) -> uint8 [K, T, H, W, 3]
       image --autoencoder.encode--> context latent frame; T latent frames of noise
       --sampler (DiT velocity/noise predictions, classifier-free guidance on the text)--> clean latents
+        (with `predict_change` the sampler generates each frame minus the context, which is added back)
       --autoencoder.decode--> the T imagined frames
 
 Training is two-stage: the autoencoder first (videomodel.autoencoder.reconstruction_loss + calibrate), then the
@@ -38,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "dit": {"variant": "DiT-S", "patch_size": 2, "p_uncond": 0.1},
     "objective": {"name": "flow_matching", "time_sampling": "logit_normal"},
     "sampler": {"name": "euler", "steps": 8},
+    "predict_change": False, # generate each frame's latent minus the context's (static cells are exactly 0)
     "cfg_scale": 2.0,        # 1.0 turns guidance off (and halves the cost of sampling)
     "inference_dtype": "float32",  # "bfloat16": autocast while sampling; "auto": bfloat16 where it is fast
 }
@@ -57,8 +59,8 @@ def _plain(value: Any) -> Any:
 class DiTWorldModel(nn.Module):
     def __init__(self, image_size: int = 64, horizon: int = 7, frame_stride: int = 4,
                  autoencoder: dict | None = None, dit: dict | None = None, objective: dict | None = None,
-                 sampler: dict | None = None, cfg_scale: float = 2.0, inference_dtype: str = "float32",
-                 text_encoder: TextEncoder | None = None):
+                 sampler: dict | None = None, predict_change: bool = False, cfg_scale: float = 2.0,
+                 inference_dtype: str = "float32", text_encoder: TextEncoder | None = None):
         super().__init__()
         if horizon < 1 or frame_stride < 1:
             raise ValueError(f"horizon and frame_stride must be >= 1, got {horizon}, {frame_stride}")
@@ -71,9 +73,11 @@ class DiTWorldModel(nn.Module):
         sampler = _plain(sampler or DEFAULTS["sampler"])
         self.config = {"image_size": int(image_size), "horizon": int(horizon), "frame_stride": int(frame_stride),
                        "autoencoder": autoencoder, "dit": dit, "objective": objective, "sampler": sampler,
-                       "cfg_scale": float(cfg_scale), "inference_dtype": inference_dtype}
+                       "predict_change": bool(predict_change), "cfg_scale": float(cfg_scale),
+                       "inference_dtype": inference_dtype}
         self.image_size, self.horizon, self.frame_stride = int(image_size), int(horizon), int(frame_stride)
         self.cfg_scale, self.inference_dtype = float(cfg_scale), inference_dtype
+        self.predict_change = bool(predict_change)
 
         self.autoencoder = VideoAutoencoder(image_size=image_size, **autoencoder).requires_grad_(False).eval()
         dit_args = {k: v for k, v in dit.items() if k != "variant"}
@@ -110,6 +114,22 @@ class DiTWorldModel(nn.Module):
         return emb.float().to(self.device)
 
     # ------------------------------------------------------------------------------- training
+    def to_diffused(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latent clips [B, 1 + T, C, h, w] -> what the DiT generates: the clip itself, or with `predict_change`
+        every frame after the context minus the context (what stays still is exactly zero, so a block the
+        subgoal does not touch cannot fade or drift)."""
+        if not self.predict_change:
+            return latents
+        context = latents[:, :NUM_CONTEXT]
+        return torch.cat([context, latents[:, NUM_CONTEXT:] - context[:, -1:]], dim=1)
+
+    def from_diffused(self, x: torch.Tensor) -> torch.Tensor:
+        """Inverse of `to_diffused`."""
+        if not self.predict_change:
+            return x
+        context = x[:, :NUM_CONTEXT]
+        return torch.cat([context, x[:, NUM_CONTEXT:] + context[:, -1:]], dim=1)
+
     def forward(self, frames: torch.Tensor | np.ndarray | None = None,
                 texts: list[str] | torch.Tensor | None = None, *, latents: torch.Tensor | None = None,
                 foreground: torch.Tensor | None = None) -> torch.Tensor:
@@ -129,7 +149,8 @@ class DiTWorldModel(nn.Module):
             raise ValueError(f"{len(x0)} clips but {len(text_emb)} texts")
         if foreground is not None:
             foreground = foreground.to(self.device)
-        return self.objective.loss(lambda x, t: self.dit(x, t, text_emb), x0, NUM_CONTEXT, foreground)
+        return self.objective.loss(lambda x, t: self.dit(x, t, text_emb), self.to_diffused(x0), NUM_CONTEXT,
+                                   foreground)
 
     loss = forward  # under DDP call the wrapper, model(frames, texts), not .loss
 
@@ -150,7 +171,7 @@ class DiTWorldModel(nn.Module):
         if dtype == "auto":
             dtype = "bfloat16" if bf16_is_fast(self.device) else "float32"
         with torch.autocast(self.device.type, dtype=INFERENCE_DTYPES[dtype], enabled=dtype != "float32"):
-            return self.sampler.sample(model_fn, context, noise)
+            return self.from_diffused(self.sampler.sample(model_fn, context, noise))
 
     @torch.inference_mode()
     def imagine(self, image: np.ndarray, text: str, num_samples: int, seed: int | None = None) -> np.ndarray:

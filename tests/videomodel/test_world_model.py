@@ -127,6 +127,29 @@ def test_trained_on_one_clip_the_sampler_reproduces_it(tiny_world_config, hash_t
     assert error < 0.25 * clip[:, 1:].abs().mean(), float(error)
 
 
+def test_predict_change_generates_frames_minus_the_context_and_adds_it_back(tiny_world_config, hash_text_encoder):
+    """At adaLN-Zero init every velocity is 0, so Euler returns its starting noise: as the clip itself, or, with
+    predict_change, as the change from the context (the context added to it). The loss sees the change."""
+    torch.manual_seed(0)
+    absolute = DiTWorldModel(**tiny_world_config, text_encoder=hash_text_encoder)
+    change = DiTWorldModel(**{**tiny_world_config, "predict_change": True}, text_encoder=hash_text_encoder)
+    change.load_state_dict(absolute.state_dict())
+    context, text = torch.randn(2, 1, 4, 4, 4), hash_text_encoder.embed(["push"]).expand(2, -1)
+    a = absolute.sample_latents(context, text, generator=torch.Generator().manual_seed(5))
+    c = change.sample_latents(context, text, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(c[:, :1], context) and torch.allclose(c[:, 1:], a[:, 1:] + context)
+
+    still = context.expand(-1, 4, -1, -1, -1)  # nothing moves
+    assert torch.equal(change.to_diffused(still)[:, 1:], torch.zeros(2, 3, 4, 4, 4))
+    assert torch.allclose(change.from_diffused(change.to_diffused(a)), a)
+    # a zero prediction has loss E[(noise - x0)^2]: about 1 on a still clip's zero change, about 2 on the clip
+    torch.manual_seed(1)
+    with torch.no_grad():
+        loss_change = float(change(latents=still.repeat(64, 1, 1, 1, 1), texts=text.repeat(64, 1)))
+        loss_absolute = float(absolute(latents=still.repeat(64, 1, 1, 1, 1), texts=text.repeat(64, 1)))
+    assert abs(loss_change - 1.0) < 0.1 and loss_absolute > 1.5, (loss_change, loss_absolute)
+
+
 def test_save_load_round_trip(world, tmp_path, hash_text_encoder):
     world.save(tmp_path / "wm")
     config = json.loads((tmp_path / "wm" / "config.json").read_text())["model"]
