@@ -3,7 +3,8 @@
     x [B, F, C, H, W] latent frames (the first `num_context` clean, the rest noisy)
       -> patchify: p x p patches of every frame, frame-major order: [B, F * (H/p) * (W/p), p*p*C]
       -> linear patch embedding + fixed 2-D sin-cos spatial + learned temporal position embedding
-      -> depth x DiTBlock (full self-attention over all frames' tokens, adaLN-Zero modulated by c)
+      -> depth x DiTBlock (full self-attention over all frames' tokens, adaLN-Zero modulated by c;
+                           with text_tokens, then cross-attention to the subgoal's token states, as in PixArt-a)
       -> FinalLayer (adaLN, linear) -> unpatchify -> prediction [B, F, C, H, W] (velocity or noise)
     c = TimestepEmbedder(t) + TextEmbedder(text embedding, or the learned null embedding for CFG)
 
@@ -110,22 +111,48 @@ class Attention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
-class DiTBlock(nn.Module):
-    """Pre-norm transformer block; adaLN-Zero: shift/scale/gate from c, gates zero at init (block = identity)."""
+class CrossAttention(nn.Module):
+    """Image tokens [B, N, D] attend to text tokens [B, L, D] where mask [B, L] is True."""
 
-    def __init__(self, hidden_size: int, num_heads: int, mlp_ratio: float = 4.0):
+    def __init__(self, hidden_size: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.q = nn.Linear(hidden_size, hidden_size)
+        self.kv = nn.Linear(hidden_size, 2 * hidden_size)
+        self.proj = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        h = self.num_heads
+        q = self.q(x).reshape(b, n, h, d // h).transpose(1, 2)
+        k, v = self.kv(y).reshape(b, y.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class DiTBlock(nn.Module):
+    """Pre-norm transformer block; adaLN-Zero: shift/scale/gate from c, gates zero at init (block = identity).
+    The optional cross-attention to the text is not modulated; its output projection starts at zero."""
+
+    def __init__(self, hidden_size: int, num_heads: int, mlp_ratio: float = 4.0, cross_attention: bool = False):
         super().__init__()
         self.norm1 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(hidden_size, num_heads)
+        if cross_attention:
+            self.norm_cross = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+            self.cross_attn = CrossAttention(hidden_size, num_heads)
         self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         mlp_hidden = int(hidden_size * mlp_ratio)
         # exact GELU: on CPU 4x faster than DiT's tanh approximation
         self.mlp = nn.Sequential(nn.Linear(hidden_size, mlp_hidden), nn.GELU(), nn.Linear(mlp_hidden, hidden_size))
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor | None = None,
+                text_mask: torch.Tensor | None = None) -> torch.Tensor:
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
         x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
+        if text is not None:
+            x = x + self.cross_attn(self.norm_cross(x), text, text_mask)
         x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
         return x
 
@@ -145,16 +172,17 @@ class FinalLayer(nn.Module):
 class VideoDiT(nn.Module):
     def __init__(self, latent_size: int = 16, in_channels: int = 4, max_frames: int = 8, patch_size: int = 2,
                  hidden_size: int = 256, depth: int = 8, num_heads: int = 4, mlp_ratio: float = 4.0,
-                 text_dim: int = TEXT_DIM, p_uncond: float = 0.1):
+                 text_dim: int = TEXT_DIM, p_uncond: float = 0.1, text_tokens: bool = False):
         super().__init__()
         if latent_size % patch_size:
             raise ValueError(f"latent_size {latent_size} is not divisible by patch_size {patch_size}")
         self.config = {"latent_size": int(latent_size), "in_channels": int(in_channels), "max_frames": int(max_frames),
                        "patch_size": int(patch_size), "hidden_size": int(hidden_size), "depth": int(depth),
                        "num_heads": int(num_heads), "mlp_ratio": float(mlp_ratio), "text_dim": int(text_dim),
-                       "p_uncond": float(p_uncond)}
+                       "p_uncond": float(p_uncond), "text_tokens": bool(text_tokens)}
         self.latent_size, self.in_channels, self.max_frames = latent_size, in_channels, max_frames
-        self.patch_size, self.p_uncond = patch_size, p_uncond
+        self.patch_size, self.p_uncond, self.text_tokens = patch_size, p_uncond, bool(text_tokens)
+        self.hidden_size = hidden_size
         grid = latent_size // patch_size
         self.tokens_per_frame = grid * grid
 
@@ -163,7 +191,11 @@ class VideoDiT(nn.Module):
         self.temporal_pos = nn.Parameter(torch.zeros(max_frames, hidden_size))
         self.t_embedder = TimestepEmbedder(hidden_size)
         self.y_embedder = TextEmbedder(hidden_size, text_dim)
-        self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
+        if text_tokens:  # token states -> the width of the image tokens; dropped texts read one null token
+            self.text_token_proj = nn.Sequential(nn.Linear(text_dim, hidden_size), nn.GELU(),
+                                                 nn.Linear(hidden_size, hidden_size))
+            self.null_text_token = nn.Parameter(torch.zeros(hidden_size))
+        self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio, text_tokens) for _ in range(depth)])
         self.final_layer = FinalLayer(hidden_size, patch_size, in_channels)
         self.initialize_weights()
 
@@ -182,6 +214,11 @@ class VideoDiT(nn.Module):
         for block in self.blocks:
             nn.init.zeros_(block.adaLN_modulation[-1].weight)
             nn.init.zeros_(block.adaLN_modulation[-1].bias)
+            if self.text_tokens:
+                nn.init.zeros_(block.cross_attn.proj.weight)
+                nn.init.zeros_(block.cross_attn.proj.bias)
+        if self.text_tokens:
+            nn.init.normal_(self.null_text_token, std=0.02)
         nn.init.zeros_(self.final_layer.adaLN_modulation[-1].weight)
         nn.init.zeros_(self.final_layer.adaLN_modulation[-1].bias)
         nn.init.zeros_(self.final_layer.linear.weight)
@@ -195,26 +232,44 @@ class VideoDiT(nn.Module):
         pos = self.temporal_pos[:frames, None, :] + self.spatial_pos[None]  # F, N, D
         return self.x_embedder(patchify(x, self.patch_size)) + pos.reshape(1, -1, pos.shape[-1])
 
+    def text_token_states(self, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                          drop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, L, 384] states + mask -> [B, L, D] keys for cross-attention; dropped rows see the null token only.
+        A sin-cos position embedding is added: MiniLM's states of "red" as the moved block and as the anchor
+        are at cos 0.95, so without it the attention could barely tell "red next to blue" from the reverse."""
+        pos = torch.from_numpy(sincos_1d(self.hidden_size, np.arange(text_tokens.shape[1]))).to(text_tokens)
+        y = self.text_token_proj(text_tokens) + pos
+        y = torch.where(drop[:, None, None], self.null_text_token.to(y.dtype).expand_as(y), y)
+        only_first = torch.arange(y.shape[1], device=y.device)[None] == 0
+        return y, torch.where(drop[:, None], only_first, text_mask)
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, text_emb: torch.Tensor,
-                drop_text: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B, F, C, H, W], t [B] in [0, 1], text_emb [B, 384] -> prediction [B, F, C, H, W].
-        drop_text [B] bool uses the null text embedding for those rows; if None, in training mode each row is
-        dropped with probability p_uncond, in eval mode none is."""
+                drop_text: torch.Tensor | None = None, text_tokens: torch.Tensor | None = None,
+                text_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, F, C, H, W], t [B] in [0, 1], text_emb [B, 384] -> prediction [B, F, C, H, W]; with
+        `text_tokens` (the architecture option) also the token states [B, L, 384] and their mask [B, L].
+        drop_text [B] bool uses the null text embedding (and null token) for those rows; if None, in training
+        mode each row is dropped with probability p_uncond, in eval mode none is."""
         b, frames, c, h, w = x.shape
+        if self.text_tokens and (text_tokens is None or text_mask is None):
+            raise ValueError("this DiT cross-attends to the text's token states: give text_tokens and text_mask")
         if drop_text is None:
             drop_text = (torch.rand(b, device=x.device) < self.p_uncond) if self.training else \
                 torch.zeros(b, dtype=torch.bool, device=x.device)
         cond = self.t_embedder(t) + self.y_embedder(text_emb, drop_text)
+        text, mask = self.text_token_states(text_tokens, text_mask, drop_text) if self.text_tokens else (None, None)
         tokens = self.embed_tokens(x)
         for block in self.blocks:
-            tokens = block(tokens, cond)
+            tokens = block(tokens, cond, text, mask)
         return unpatchify(self.final_layer(tokens, cond), self.patch_size, c, frames, h, w)
 
-    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, text_emb: torch.Tensor, cfg_scale: float) -> torch.Tensor:
+    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor, text_emb: torch.Tensor, cfg_scale: float,
+                         text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Classifier-free guidance: uncond + s * (cond - uncond), both halves in one batched pass."""
         b = x.shape[0]
         drop = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]).to(x.device)
-        out = self.forward(torch.cat([x, x]), torch.cat([t, t]), torch.cat([text_emb, text_emb]), drop)
+        twice = (lambda v: None if v is None else torch.cat([v, v]))
+        out = self.forward(twice(x), twice(t), twice(text_emb), drop, twice(text_tokens), twice(text_mask))
         cond, uncond = out.chunk(2)
         return uncond + cfg_scale * (cond - uncond)
 

@@ -4,6 +4,10 @@ Loaded from the wheel's directory with transformers (no network, no sentence-tra
 tokens and L2-normalised, as sentence-transformers does for this model. Any string works, including
 paraphrases never seen in training. Embeddings are cached by text: the training data repeats a few
 hundred subgoal strings.
+
+`embed_tokens` gives the per-token states the pooled vector averages (for cross-attention): the pooled vector
+puts "top left" and "top right corner" at cos 0.994, and "the red cube next to the blue cylinder" and the
+reverse at 0.996, closer than the paraphrases training treats alike (benchmarks/text_separability.py).
 """
 
 from __future__ import annotations
@@ -44,29 +48,37 @@ class TextEncoder:
         self._model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
 
     @torch.inference_mode()
-    def _compute(self, texts: list[str]) -> torch.Tensor:
+    def _compute(self, texts: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """-> per text (pooled [384], token states [L, 384])."""
         if self._model is None:
             self._load()
         batch = self._tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
-        hidden = self._model(**batch).last_hidden_state
+        hidden = self._model(**batch).last_hidden_state.float()
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1).float()
+        pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+        lengths = batch["attention_mask"].sum(1).tolist()
+        return [(pooled[i].clone(), hidden[i, :n].clone()) for i, n in enumerate(lengths)]
 
-    def embed(self, texts: list[str] | tuple[str, ...]) -> torch.Tensor:
-        """list of B strings -> float32 [B, 384] (rows unit-norm), on the CPU."""
+    def _lookup(self, texts: list[str] | tuple[str, ...], what: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
         texts = list(texts)
         if not all(isinstance(t, str) for t in texts):
-            raise TypeError("TextEncoder.embed takes a list of strings")
+            raise TypeError(f"TextEncoder.{what} takes a list of strings")
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
             for i in range(0, len(missing), self.batch_size):
                 chunk = missing[i:i + self.batch_size]
-                for text, emb in zip(chunk, self._compute(chunk)):
-                    self._cache[text] = emb.clone()
-            if not texts:
-                return torch.zeros(0, EMBEDDING_DIM)
-            return torch.stack([self._cache[t] for t in texts])
+                self._cache.update(zip(chunk, self._compute(chunk)))
+            return [self._cache[t] for t in texts]
+
+    def embed(self, texts: list[str] | tuple[str, ...]) -> torch.Tensor:
+        """list of B strings -> float32 [B, 384] (rows unit-norm), on the CPU."""
+        rows = self._lookup(texts, "embed")
+        return torch.stack([pooled for pooled, _ in rows]) if rows else torch.zeros(0, EMBEDDING_DIM)
+
+    def embed_tokens(self, texts: list[str] | tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """list of B strings -> (token states float32 [B, L, 384], mask bool [B, L]: True on real tokens),
+        L the longest text's token count ([CLS] and [SEP] included), padded rows zero."""
+        return pad_tokens([tokens for _, tokens in self._lookup(texts, "embed_tokens")])
 
     __call__ = embed
 
@@ -76,6 +88,15 @@ class TextEncoder:
     @property
     def cache_size(self) -> int:
         return len(self._cache)
+
+
+def pad_tokens(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """B token-state tensors [L_i, D] -> ([B, max L_i, D] zero-padded, mask [B, max L_i])."""
+    if not rows:
+        return torch.zeros(0, 1, EMBEDDING_DIM), torch.zeros(0, 1, dtype=torch.bool)
+    tokens = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
+    lengths = torch.tensor([len(r) for r in rows])
+    return tokens, torch.arange(tokens.shape[1])[None] < lengths[:, None]
 
 
 _shared: TextEncoder | None = None

@@ -61,6 +61,17 @@ def _dit_loss(model, batch):
     return model(latents=batch["latents"], texts=list(batch["text"]), foreground=batch["foreground"]), {}
 
 
+def _with_text_tokens(model: DiTWorldModel) -> DiTWorldModel:
+    """The same world model with (new, identity-at-start) cross-attention to the subgoal's token states."""
+    config = {**model.config, "dit": {**model.config["dit"], "text_tokens": True}}
+    grown = DiTWorldModel(**config, text_encoder=model.text_encoder)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    new = ("cross_attn", "norm_cross", "text_token_proj", "null_text_token")
+    if unexpected or not all(any(part in key for part in new) for key in missing):
+        raise ValueError(f"cannot add text-token cross-attention: missing {missing}, unexpected {unexpected}")
+    return grown
+
+
 def _initial_model(cfg: DictConfig, model_cfg: dict) -> DiTWorldModel:
     """What training starts from: a saved world model (`init_from`, EMA weights, fresh optimizer, the config's
     objective settings), else a new DiT on the trained autoencoder. On resume the trainer then restores every
@@ -68,11 +79,17 @@ def _initial_model(cfg: DictConfig, model_cfg: dict) -> DiTWorldModel:
     if cfg.init_from:
         model = DiTWorldModel.from_pretrained(cfg.init_from, objective=model_cfg["objective"],
                                               **{k: model_cfg.get(k) for k in ("horizon", "frame_stride", "image_size")})
-        # the frozen autoencoder comes with the model; the DiT the config asks for must be the one saved
-        have = {k: model.config["dit"].get(k) for k in model_cfg["dit"]}
-        if have != model_cfg["dit"]:
-            raise ValueError(f"init_from={cfg.init_from} was trained with dit={have}, the config asks for "
-                             f"{model_cfg['dit']}")
+        # the frozen autoencoder comes with the model; the DiT the config asks for must be the one saved, but
+        # for cross-attention to the text's tokens, which may be added (its layers start as the identity)
+        want = dict(model_cfg["dit"])
+        have = {k: model.config["dit"].get(k, False if k == "text_tokens" else None) for k in want}
+        add_tokens = bool(want.get("text_tokens")) and not have.get("text_tokens")
+        if add_tokens:
+            have["text_tokens"] = True
+        if have != want:
+            raise ValueError(f"init_from={cfg.init_from} was trained with dit={have}, the config asks for {want}")
+        if add_tokens:
+            model = _with_text_tokens(model)
         # what the DiT generates may change: the saved weights are then only a starting point
         model.predict_change = model.config["predict_change"] = bool(model_cfg.get("predict_change", False))
         return model.train()

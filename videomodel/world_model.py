@@ -113,6 +113,17 @@ class DiTWorldModel(nn.Module):
         emb = texts if isinstance(texts, torch.Tensor) else self.text_encoder.embed(list(texts))
         return emb.float().to(self.device)
 
+    def text_condition(self, texts: list[str] | tuple[str, ...] | torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the DiT reads of B subgoal texts: text_emb [B, 384], and for a DiT with `text_tokens` the
+        token states text_tokens [B, L, 384] and text_mask [B, L] (these need the strings)."""
+        condition = {"text_emb": self.embed_texts(texts)}
+        if self.dit.text_tokens:
+            if isinstance(texts, torch.Tensor):
+                raise ValueError("this world model cross-attends to the text's tokens: give the subgoal strings")
+            tokens, mask = self.text_encoder.embed_tokens(list(texts))
+            condition.update(text_tokens=tokens.float().to(self.device), text_mask=mask.to(self.device))
+        return condition
+
     # ------------------------------------------------------------------------------- training
     def to_diffused(self, latents: torch.Tensor) -> torch.Tensor:
         """Latent clips [B, 1 + T, C, h, w] -> what the DiT generates: the clip itself, or with `predict_change`
@@ -144,28 +155,30 @@ class DiTWorldModel(nn.Module):
         x0 = self.encode_frames(frames) if latents is None else latents.float().to(self.device)
         if not NUM_CONTEXT < x0.shape[1] <= NUM_CONTEXT + self.horizon:
             raise ValueError(f"clips of 1 context + 1..{self.horizon} frames expected, got {x0.shape[1]} frames")
-        text_emb = self.embed_texts(texts)
-        if len(text_emb) != len(x0):
-            raise ValueError(f"{len(x0)} clips but {len(text_emb)} texts")
+        text = self.text_condition(texts)
+        if len(text["text_emb"]) != len(x0):
+            raise ValueError(f"{len(x0)} clips but {len(text['text_emb'])} texts")
         if foreground is not None:
             foreground = foreground.to(self.device)
-        return self.objective.loss(lambda x, t: self.dit(x, t, text_emb), self.to_diffused(x0), NUM_CONTEXT,
+        return self.objective.loss(lambda x, t: self.dit(x, t, **text), self.to_diffused(x0), NUM_CONTEXT,
                                    foreground)
 
     loss = forward  # under DDP call the wrapper, model(frames, texts), not .loss
 
     # ---------------------------------------------------------------------------------- imagination
     def sample_latents(self, context: torch.Tensor, text_emb: torch.Tensor, frames: int | None = None,
-                       generator: torch.Generator | None = None, cfg_scale: float | None = None) -> torch.Tensor:
-        """context latents [K, 1, C, h, w] + text embeddings [K, 384] -> latent clips [K, 1 + T, C, h, w]."""
+                       generator: torch.Generator | None = None, cfg_scale: float | None = None,
+                       text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """context latents [K, 1, C, h, w] + text embeddings [K, 384] (and, for a DiT with `text_tokens`, their
+        token states and mask: `text_condition`) -> latent clips [K, 1 + T, C, h, w]."""
         frames = self.horizon if frames is None else frames
         cfg_scale = self.cfg_scale if cfg_scale is None else cfg_scale
         noise = torch.randn((context.shape[0], frames, *context.shape[2:]), generator=generator).to(context.device)
 
         def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             if cfg_scale == 1.0:
-                return self.dit(x, t, text_emb).float()
-            return self.dit.forward_with_cfg(x, t, text_emb, cfg_scale).float()
+                return self.dit(x, t, text_emb, text_tokens=text_tokens, text_mask=text_mask).float()
+            return self.dit.forward_with_cfg(x, t, text_emb, cfg_scale, text_tokens, text_mask).float()
 
         dtype = self.inference_dtype
         if dtype == "auto":
@@ -188,8 +201,8 @@ class DiTWorldModel(nn.Module):
         try:
             generator = torch.Generator().manual_seed(seed) if seed is not None else None
             context = self.encode_frames(image[None, None]).expand(num_samples, -1, -1, -1, -1)
-            text_emb = self.embed_texts([text]).expand(num_samples, -1)
-            latents = self.sample_latents(context, text_emb, generator=generator)
+            condition = {k: v.expand(num_samples, *v.shape[1:]) for k, v in self.text_condition([text]).items()}
+            latents = self.sample_latents(context, generator=generator, **condition)
             frames = tensor_to_frames(self.autoencoder.decode(latents[:, NUM_CONTEXT:]).clamp(-1, 1))
         finally:
             self.train(was_training)

@@ -17,6 +17,12 @@ class HashTextEncoder:
             rows.append(torch.nn.functional.normalize(torch.randn(self.dim, generator=torch.Generator().manual_seed(seed)), dim=0))
         return torch.stack(rows) if rows else torch.zeros(0, self.dim)
 
+    def embed_tokens(self, texts):
+        """One hashed unit vector per word: word order and every word count, as with MiniLM's token states."""
+        from videomodel.text_encoder import pad_tokens
+
+        return pad_tokens([self.embed(text.split() or [""]) for text in texts])
+
 
 @pytest.fixture(autouse=True)
 def one_torch_thread():

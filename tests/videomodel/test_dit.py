@@ -137,3 +137,52 @@ def test_a_tiny_dit_overfits_one_clip():
         optimizer.step()
     after = held_out_loss()
     assert after < before / 5, (before, after)
+
+
+def _tokens(b=2, length=5, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.arange(length)[None] < torch.tensor([length, length - 2])[:b, None]
+    return torch.randn(b, length, 384, generator=g) * mask[..., None], mask
+
+
+def test_text_token_cross_attention_starts_as_the_identity_and_reads_the_tokens():
+    plain = _perturbed(tiny_dit())
+    crossed = tiny_dit(text_tokens=True)
+    missing, unexpected = crossed.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all("cross" in k or "text_token" in k for k in missing)
+    crossed.eval()
+    x, t, y = _inputs()
+    tokens, mask = _tokens()
+    with torch.no_grad():
+        # zero-initialised output projections: adding cross-attention to a trained DiT changes nothing yet
+        assert torch.allclose(crossed(x, t, y, text_tokens=tokens, text_mask=mask), plain(x, t, y), atol=1e-6)
+        _perturbed(crossed)
+        out = crossed(x, t, y, text_tokens=tokens, text_mask=mask)
+        # the same pooled embedding with other token states gives another prediction, and so do the same
+        # states in another order (the text tokens carry positions: "red next to blue" is not the reverse)
+        assert not torch.allclose(out, crossed(x, t, y, text_tokens=torch.randn_like(tokens), text_mask=mask))
+        order = torch.tensor([0, 2, 1, 3, 4])
+        assert not torch.allclose(out[:1], crossed(x[:1], t[:1], y[:1], text_tokens=tokens[:1, order], text_mask=mask[:1]))
+        # padding is masked out; a dropped text (CFG's unconditional half) reads neither its tokens nor its embedding
+        padded = tokens.clone()
+        padded[1, 3:] = 7.0
+        assert torch.allclose(out, crossed(x, t, y, text_tokens=padded, text_mask=mask), atol=1e-5)
+        drop = torch.ones(2, dtype=torch.bool)
+        assert torch.equal(crossed(x, t, y, drop, tokens, mask), crossed(x, t, torch.randn_like(y), drop,
+                                                                         torch.randn_like(tokens), mask))
+        cond, uncond = out, crossed(x, t, y, drop, tokens, mask)
+        assert torch.allclose(crossed.forward_with_cfg(x, t, y, 3.0, tokens, mask), uncond + 3.0 * (cond - uncond),
+                              atol=1e-5)
+    with pytest.raises(ValueError, match="text_tokens"):
+        crossed(x, t, y)
+
+
+def test_every_cross_attention_parameter_gets_a_gradient():
+    model = tiny_dit(p_uncond=0.0, text_tokens=True)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    x, t, y = _inputs()
+    tokens, mask = _tokens()
+    model(x, t, y, text_tokens=tokens, text_mask=mask).pow(2).mean().backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []

@@ -83,6 +83,13 @@ def test_train_videomodel_continues_from_a_saved_world_model(episodes_16px, tmp_
     assert not torch.equal(after, start) and (after - start).abs().max() < 0.1  # trained on from it, a little
     frozen = saved.autoencoder.state_dict()
     assert all(torch.equal(v, frozen[k]) for k, v in trained.autoencoder.state_dict().items())
+    # cross-attention to the text's tokens may be added: the saved weights stay, the new layers start at zero
+    assert main([*_args(episodes_16px, tmp_path / "tokens", tmp_path / "run"), "model.predict_change=true",
+                 "++model.dit.text_tokens=true"]) == 0
+    grown = DiTWorldModel.from_pretrained(tmp_path / "tokens", ema=False)
+    assert grown.dit.text_tokens and grown.predict_change
+    assert (grown.dit.final_layer.linear.weight - after).abs().max() < 0.1
+    assert 0 < grown.dit.blocks[0].cross_attn.proj.weight.abs().max() < 0.1
     capsys.readouterr()
     assert main([*_args(episodes_16px, tmp_path / "other", tmp_path / "saved"), "++model.dit.depth=3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

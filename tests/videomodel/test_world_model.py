@@ -150,6 +150,30 @@ def test_predict_change_generates_frames_minus_the_context_and_adds_it_back(tiny
     assert abs(loss_change - 1.0) < 0.1 and loss_absolute > 1.5, (loss_change, loss_absolute)
 
 
+def test_a_world_model_with_text_tokens_imagines_from_the_subgoal_words(tiny_world_config, hash_text_encoder, tmp_path):
+    config = {**tiny_world_config, "dit": {**tiny_world_config["dit"], "text_tokens": True}}
+    torch.manual_seed(0)
+    model = _perturb(DiTWorldModel(**config, text_encoder=hash_text_encoder))
+    condition = model.text_condition(["push the red cube left", "x"])
+    assert condition["text_tokens"].shape == (2, 5, 384) and condition["text_mask"].sum(1).tolist() == [5, 1]
+    clips = model.imagine(_image(), "push the red cube left", num_samples=2, seed=0)
+    assert clips.shape == (2, 3, 16, 16, 3)
+    # the same sentence embedding with another word's state ("right" for "left") imagines something else
+    context = model.encode_frames(_image()[None, None])
+    first = {k: v[:1] for k, v in condition.items()}
+    swapped = dict(first, text_tokens=torch.cat([first["text_tokens"][:, :4], hash_text_encoder.embed(["right"])[None]], 1))
+    a = model.sample_latents(context, generator=torch.Generator().manual_seed(0), **first)
+    b = model.sample_latents(context, generator=torch.Generator().manual_seed(0), **swapped)
+    assert not torch.allclose(a, b)
+    assert model(_clips(), ["a b", "c"]).ndim == 0
+    with pytest.raises(ValueError, match="strings"):
+        model(_clips(), hash_text_encoder.embed(["a", "b"]))
+    model.save(tmp_path / "tokens")
+    loaded = DiTWorldModel.from_pretrained(tmp_path / "tokens", text_encoder=hash_text_encoder)
+    assert loaded.dit.text_tokens
+    assert np.array_equal(loaded.imagine(_image(), "push the red cube left", 2, seed=0), clips)
+
+
 def test_save_load_round_trip(world, tmp_path, hash_text_encoder):
     world.save(tmp_path / "wm")
     config = json.loads((tmp_path / "wm" / "config.json").read_text())["model"]
