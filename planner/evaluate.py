@@ -22,6 +22,7 @@ from tqdm import tqdm
 from sim.errors import DreamplanError
 from sim.metaworld import AVDC_TASKS, CAMERAS
 from sim.tasks import EVAL_SEED_BASE, LONG_HORIZON, SINGLE_STEP, SPLITS, TASKS
+from training.rng import seed_everything
 
 # metaworld: AVDC's 11 Meta-World v3 tasks (one of them: "metaworld/door-open"); configs/eval/metaworld.yaml
 # holds that suite's env, agent and protocol and is applied whenever suite=metaworld...
@@ -115,6 +116,7 @@ def _attribute(spec: tuple[str, str, int]) -> dict[str, bool]:
     fixed = {}
     for component in _worker_state["job"].swaps:
         env.reset(seed=seed, options={"task": task, "split": split})
+        seed_everything(seed)
         try:
             fixed[component] = bool(agents[component].run(env).success)
         except Exception:  # noqa: BLE001 -- a crash is a failure here too
@@ -128,6 +130,8 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
     task, split, seed = spec
     job, env, agent = _worker_state["job"], _worker_state["env"], _worker_state["agents"]["main"]
     _, info = env.reset(seed=seed, options={"task": task, "split": split})
+    # the episode's seed also seeds torch: a world model's samples then do not depend on which worker ran it
+    seed_everything(seed)
     t0 = time.perf_counter()
     try:
         episode = agent.run(env)
@@ -148,6 +152,7 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
         "replans": episode.replans if episode else 0,
         "decisions": len(episode.imagined) if episode else 0,  # imagine -> score -> act cycles
         "failure": (episode.failure if episode else error),
+        "final_state": [round(float(v), 5) for v in env.unwrapped.state_vector()],  # pusher xy, then per block
     }
     if job.videos and episode is not None:
         path = Path(job.out) / "videos" / f"{task}-{split}-{seed}.mp4"

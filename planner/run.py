@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from planner.evaluate import comparison_video
+from training.rng import seed_everything
 
 
 def run_instruction(env, agent, instruction: str, seed: int, out: str | None, frame_stride: int) -> dict:
@@ -17,6 +18,7 @@ def run_instruction(env, agent, instruction: str, seed: int, out: str | None, fr
     import imageio.v3 as iio
 
     _, info = env.reset(seed=seed, options={"instruction": instruction})
+    seed_everything(seed)  # a sampling world model imagines the same clips for the same seed
     base = env.unwrapped
     print(f"scene (seed {seed}): {', '.join(b.name for b in base.blocks)}")
     bar = None

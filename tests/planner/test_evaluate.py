@@ -55,3 +55,15 @@ def test_attribution_drops_the_overrides_of_the_component_it_swaps(tmp_path):
                  f"out={out}"]) == 0
     (episode,) = json.loads((out / "eval_info.json").read_text())["episodes"]
     assert not episode["success"] and set(episode["fixed_by"]) == {"invdyn"}
+
+
+def test_a_sampling_world_model_gives_the_same_episodes_on_any_number_of_workers(tmp_path):
+    """The episode seed seeds torch too: which worker ran an episode (and what it ran before) changes nothing."""
+    args = ["eval", "suite=push_to_corner", "episodes=2", "videos=false", "attribute=false", "planner=scripted",
+            "videomodel=dit_pretrained", "agent.steps_per_subgoal=8", "agent.max_replans=0", "agent.min_score=-1e9"]
+    runs = []
+    for workers in (1, 2):
+        assert main([*args, f"workers={workers}", f"out={tmp_path / str(workers)}"]) == 0
+        runs.append(json.loads((tmp_path / str(workers) / "eval_info.json").read_text())["episodes"])
+    one, two = ([(ep["seed"], ep["final_state"]) for ep in run] for run in runs)
+    assert one == two and one[0][1] != one[1][1]
