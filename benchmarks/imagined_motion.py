@@ -23,6 +23,7 @@ import torch
 import sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 from planner.fidelity import FidelityCase, start_state
 from planner.oracles import SimulatorOracle
+from planner.search import detected_positions
 from sim.detector import detect_blocks, pusher_position
 from sim.env import TabletopEnv
 from videomodel.world_model import DiTWorldModel
@@ -32,11 +33,7 @@ SEED_BASE = 2_000_000
 
 
 def block_xy(frame: np.ndarray, block) -> np.ndarray | None:
-    """The detector sees colors, not shapes: the first detection of the block's color."""
-    for d in detect_blocks(frame):
-        if d.color == block.color:
-            return np.asarray(d.xy)
-    return None
+    return detected_positions(detect_blocks(frame)).get(block)
 
 
 def main() -> None:

@@ -109,14 +109,21 @@ def _init_worker(job: EvalJob) -> None:
     _worker_state.update(job=job, env=instantiate(job.env), agents=agents)
 
 
+def _start_episode(env, task: str, split: str, seed: int) -> dict:
+    """Reset to the episode's scene; its seed also seeds torch, so a world model's samples do not depend on
+    which worker runs the episode, or what that worker ran before."""
+    _, info = env.reset(seed=seed, options={"task": task, "split": split})
+    seed_everything(seed)
+    return info
+
+
 def _attribute(spec: tuple[str, str, int]) -> dict[str, bool]:
     """Re-run a failed episode once per swap: which oracle, put in place of its component, fixes it?"""
     task, split, seed = spec
     env, agents = _worker_state["env"], _worker_state["agents"]
     fixed = {}
     for component in _worker_state["job"].swaps:
-        env.reset(seed=seed, options={"task": task, "split": split})
-        seed_everything(seed)
+        _start_episode(env, task, split, seed)
         try:
             fixed[component] = bool(agents[component].run(env).success)
         except Exception:  # noqa: BLE001 -- a crash is a failure here too
@@ -129,9 +136,7 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
 
     task, split, seed = spec
     job, env, agent = _worker_state["job"], _worker_state["env"], _worker_state["agents"]["main"]
-    _, info = env.reset(seed=seed, options={"task": task, "split": split})
-    # the episode's seed also seeds torch: a world model's samples then do not depend on which worker ran it
-    seed_everything(seed)
+    info = _start_episode(env, task, split, seed)
     t0 = time.perf_counter()
     try:
         episode = agent.run(env)

@@ -182,7 +182,6 @@ class VideoDiT(nn.Module):
                        "p_uncond": float(p_uncond), "text_tokens": bool(text_tokens)}
         self.latent_size, self.in_channels, self.max_frames = latent_size, in_channels, max_frames
         self.patch_size, self.p_uncond, self.text_tokens = patch_size, p_uncond, bool(text_tokens)
-        self.hidden_size = hidden_size
         grid = latent_size // patch_size
         self.tokens_per_frame = grid * grid
 
@@ -237,8 +236,8 @@ class VideoDiT(nn.Module):
         """[B, L, 384] states + mask -> [B, L, D] keys for cross-attention; dropped rows see the null token only.
         A sin-cos position embedding is added: MiniLM's states of "red" as the moved block and as the anchor
         are at cos 0.95, so without it the attention could barely tell "red next to blue" from the reverse."""
-        pos = torch.from_numpy(sincos_1d(self.hidden_size, np.arange(text_tokens.shape[1]))).to(text_tokens)
-        y = self.text_token_proj(text_tokens) + pos
+        y = self.text_token_proj(text_tokens)
+        y = y + torch.from_numpy(sincos_1d(y.shape[-1], np.arange(y.shape[1]))).to(y)
         y = torch.where(drop[:, None, None], self.null_text_token.to(y.dtype).expand_as(y), y)
         only_first = torch.arange(y.shape[1], device=y.device)[None] == 0
         return y, torch.where(drop[:, None], only_first, text_mask)

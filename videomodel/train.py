@@ -82,13 +82,11 @@ def _initial_model(cfg: DictConfig, model_cfg: dict) -> DiTWorldModel:
         # the frozen autoencoder comes with the model; the DiT the config asks for must be the one saved, but
         # for cross-attention to the text's tokens, which may be added (its layers start as the identity)
         want = dict(model_cfg["dit"])
-        have = {k: model.config["dit"].get(k, False if k == "text_tokens" else None) for k in want}
-        add_tokens = bool(want.get("text_tokens")) and not have.get("text_tokens")
-        if add_tokens:
-            have["text_tokens"] = True
-        if have != want:
-            raise ValueError(f"init_from={cfg.init_from} was trained with dit={have}, the config asks for {want}")
-        if add_tokens:
+        want_tokens = bool(want.pop("text_tokens", model.dit.text_tokens))
+        if {k: model.config["dit"].get(k) for k in want} != want or (model.dit.text_tokens and not want_tokens):
+            raise ValueError(f"init_from={cfg.init_from} was trained with dit={model.config['dit']}, the config "
+                             f"asks for {model_cfg['dit']}")
+        if want_tokens and not model.dit.text_tokens:
             model = _with_text_tokens(model)
         # what the DiT generates may change: the saved weights are then only a starting point
         model.predict_change = model.config["predict_change"] = bool(model_cfg.get("predict_change", False))
