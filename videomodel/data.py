@@ -37,12 +37,21 @@ class Frames(Dataset):
 
 class LatentClips(Dataset):
     """Items: latents float32 [1 + horizon, C, h, w] (normalised, frame 0 the context), text (str) and
-    foreground float32 [1 + horizon, h, w]: 1 on latent cells that cover a block or the pusher."""
+    foreground float32 [1 + horizon, h, w]: 1 on latent cells that cover a block or the pusher.
+
+    With `past_end=False` only clips that end inside their subgoal segment are kept (plus the first clip of a
+    segment too short for one). A clip that runs past the end repeats the segment's final frame: with the
+    tabletop's ~25-step segments and 16-step clips that is more than half of them, and a DiT trained on them
+    learns that the block reaches its goal within a clip and then rests, which the agent -- asking only while
+    the subgoal is not reached -- rarely sees."""
 
     def __init__(self, source, encode_frames, horizon: int, stride: int, paraphrase_prob: float = 0.5,
-                 batch: int = 256):
+                 batch: int = 256, past_end: bool = True):
         windows = WindowDataset(source, horizon=horizon, stride=stride)
-        self.index, self.horizon, self.stride = windows.index, horizon, stride
+        self.horizon, self.stride = horizon, stride
+        span = horizon * stride
+        self.index = [(e, s, end, t) for e, s, end, t in windows.index
+                      if past_end or t + span <= end or (t == s and end - s < span)]
         self.latents: list[torch.Tensor] = []
         self.foreground: list[torch.Tensor] = []
         for e in tqdm(range(len(windows.store)), desc="encode frames", unit="ep"):

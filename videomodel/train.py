@@ -106,7 +106,7 @@ def train_videomodel(cfg: DictConfig) -> None:
     model_cfg.pop("_convert_", None)
     model = _initial_model(cfg, model_cfg)
     clips = LatentClips(cfg.data, model.encode_frames, horizon=model.horizon, stride=model.frame_stride,
-                        paraphrase_prob=cfg.paraphrase_prob)
+                        paraphrase_prob=cfg.paraphrase_prob, past_end=cfg.clips_past_end)
     model.embed_texts(clips.all_texts())  # fill the text cache once, before any DataLoader worker forks
     foreground = float(torch.cat([f.flatten() for f in clips.foreground]).float().mean())
     print(f"video DiT: {count_parameters(model.dit):,} parameters, {len(clips):,} clips from {cfg.data}; "

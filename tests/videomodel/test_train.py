@@ -62,6 +62,21 @@ def test_latent_clips_mark_the_cells_under_blocks_and_pusher(tmp_path, hash_text
         assert first[int(row + 0.5) // 4, int(col + 0.5) // 4]  # the cell of every block's centre
 
 
+def test_latent_clips_may_keep_only_clips_that_end_inside_their_subgoal(episodes_16px, hash_text_encoder):
+    model = DiTWorldModel(**TINY_WORLD, text_encoder=hash_text_encoder)
+    every = LatentClips(episodes_16px, model.encode_frames, horizon=3, stride=4)
+    inside = LatentClips(episodes_16px, model.encode_frames, horizon=3, stride=4, past_end=False)
+    span = 3 * 4
+    assert any(t + span > end for _, _, end, t in every.index)  # the default keeps clips that rest at the end
+    assert 0 < len(inside) < len(every) and set(inside.index) <= set(every.index)
+    for e, s, end, t in inside.index:
+        assert t + span <= end or (t == s and end - s < span)
+    segments = {(e, s) for e, s, _, _ in every.index}
+    assert {(e, s) for e, s, _, _ in inside.index} == segments  # every subgoal segment still has a clip
+    item = inside[len(inside) - 1]
+    assert not torch.equal(item["latents"][-1], item["latents"][-2])  # its last frames are not the rest repeated
+
+
 def _args(data, run, init):
     return ["train", "videomodel", f"data={data}", f"run_dir={run}", f"init_from={init}", "model.image_size=16",
             "model.horizon=3", "model.autoencoder.channels=[8,8,8]", "++model.dit.hidden_size=32", "++model.dit.depth=2",
