@@ -8,6 +8,7 @@ sim.dataset.WindowDataset), with the subgoal's text in its canonical wording or 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from sim.dataset import EpisodeStore, WindowDataset
 from sim.targets import PHRASINGS, Target
 from videomodel.autoencoder import foreground_mask, frames_to_tensor
+from videomodel.latent_cache import episode_key, load_latents, save_latents
 
 
 class Frames(Dataset):
@@ -43,23 +45,33 @@ class LatentClips(Dataset):
     segment too short for one). A clip that runs past the end repeats the segment's final frame: with the
     tabletop's ~25-step segments and 16-step clips that is more than half of them, and a DiT trained on them
     learns that the block reaches its goal within a clip and then rests, which the agent -- asking only while
-    the subgoal is not reached -- rarely sees."""
+    the subgoal is not reached -- rarely sees.
+
+    `cache_file` (videomodel.latent_cache): read the encoded frames from it when it holds this dataset's
+    episodes, else encode them and write it."""
 
     def __init__(self, source, encode_frames, horizon: int, stride: int, paraphrase_prob: float = 0.5,
-                 batch: int = 256, past_end: bool = True):
+                 batch: int = 256, past_end: bool = True, cache_file: str | Path | None = None):
         windows = WindowDataset(source, horizon=horizon, stride=stride)
         self.horizon, self.stride = horizon, stride
         span = horizon * stride
         self.index = [(e, s, end, t) for e, s, end, t in windows.index
                       if past_end or t + span <= end or (t == s and end - s < span)]
-        self.latents: list[torch.Tensor] = []
-        self.foreground: list[torch.Tensor] = []
-        for e in tqdm(range(len(windows.store)), desc="encode frames", unit="ep"):
-            frames = windows.store.group(e)["frames"][()]
-            z = torch.cat([encode_frames(frames[None, i : i + batch])[0] for i in range(0, len(frames), batch)])
-            self.latents.append(z.half())
-            mask = foreground_mask(frames_to_tensor(frames))  # pixels -> the latent cells they fall in
-            self.foreground.append(torch.nn.functional.adaptive_max_pool2d(mask, z.shape[-2:])[:, 0].bool())
+        refs = windows.store.refs
+        cached = load_latents(Path(cache_file), refs) if cache_file else None
+        if cached is not None:
+            self.latents = [cached[episode_key(r)][0] for r in refs]
+            self.foreground = [cached[episode_key(r)][1] for r in refs]
+        else:
+            self.latents, self.foreground = [], []
+            for e in tqdm(range(len(refs)), desc="encode frames", unit="ep"):
+                frames = windows.store.group(e)["frames"][()]
+                z = torch.cat([encode_frames(frames[None, i : i + batch])[0] for i in range(0, len(frames), batch)])
+                self.latents.append(z.half())
+                mask = foreground_mask(frames_to_tensor(frames))  # pixels -> the latent cells they fall in
+                self.foreground.append(torch.nn.functional.adaptive_max_pool2d(mask, z.shape[-2:])[:, 0].bool())
+            if cache_file:
+                save_latents(Path(cache_file), refs, self.latents, self.foreground)
         windows.store.close()
         self.paraphrase_prob = paraphrase_prob
         self.texts: dict[tuple[int, int], list[str]] = {}

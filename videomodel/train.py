@@ -8,6 +8,7 @@ The autoencoder is trained first, on single frames, then calibrated (latent mean
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,10 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from training import Trainer, TrainConfig
 from training.checkpoint import latest_checkpoint
-from training.launch import relaunch_under_torchrun
+from training.launch import main_process_first, relaunch_under_torchrun
 from training.rng import seed_everything
 from videomodel.autoencoder import VideoAutoencoder, count_parameters, frames_to_tensor, psnr, reconstruction_loss
 from videomodel.data import Frames, LatentClips
+from videomodel.latent_cache import autoencoder_fingerprint
 from videomodel.world_model import DiTWorldModel
 
 
@@ -105,8 +107,10 @@ def train_videomodel(cfg: DictConfig) -> None:
     model_cfg.pop("_target_", None)
     model_cfg.pop("_convert_", None)
     model = _initial_model(cfg, model_cfg)
-    clips = LatentClips(cfg.data, model.encode_frames, horizon=model.horizon, stride=model.frame_stride,
-                        paraphrase_prob=cfg.paraphrase_prob, past_end=cfg.clips_past_end)
+    cache = Path(cfg.latent_cache) / f"{autoencoder_fingerprint(model.autoencoder)}.safetensors" if cfg.latent_cache else None
+    with main_process_first():  # the main process encodes the frames (or reads the cache); the others read its cache
+        clips = LatentClips(cfg.data, model.encode_frames, horizon=model.horizon, stride=model.frame_stride,
+                            paraphrase_prob=cfg.paraphrase_prob, past_end=cfg.clips_past_end, cache_file=cache)
     model.embed_texts(clips.all_texts())  # fill the text cache once, before any DataLoader worker forks
     foreground = float(torch.cat([f.flatten() for f in clips.foreground]).float().mean())
     print(f"video DiT: {count_parameters(model.dit):,} parameters, {len(clips):,} clips from {cfg.data}; "

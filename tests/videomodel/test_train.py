@@ -12,15 +12,16 @@ from sim.detector import BLOCK_TOP, detect_blocks, world_to_pixel
 from sim.env import TabletopEnv
 from sim.record import RecordJob, record
 from videomodel.data import LatentClips
+from videomodel.latent_cache import autoencoder_fingerprint, load_latents
 from videomodel.objectives import FlowMatching, masked_mse
 from videomodel.world_model import DiTWorldModel
 
 from .conftest import TINY_WORLD
 
 
-def _record(out, size):
+def _record(out, size, task="push_to_center"):
     cfg = {"image_size": size}
-    record(RecordJob(out=str(out), tasks=["push_to_center"], episodes=2, episodes_per_shard=2,
+    record(RecordJob(out=str(out), tasks=[task], episodes=2, episodes_per_shard=2,
                      env_factory=functools.partial(TabletopEnv, **cfg), env_config=cfg))
     return out
 
@@ -75,6 +76,40 @@ def test_latent_clips_may_keep_only_clips_that_end_inside_their_subgoal(episodes
     assert {(e, s) for e, s, _, _ in inside.index} == segments  # every subgoal segment still has a clip
     item = inside[len(inside) - 1]
     assert not torch.equal(item["latents"][-1], item["latents"][-2])  # its last frames are not the rest repeated
+
+
+def test_latent_clips_read_their_encoded_frames_back_from_the_cache(episodes_16px, tmp_path, hash_text_encoder):
+    model = DiTWorldModel(**TINY_WORLD, text_encoder=hash_text_encoder)
+    cache = tmp_path / "latents" / f"{autoencoder_fingerprint(model.autoencoder)}.safetensors"
+    encoded = LatentClips(episodes_16px, model.encode_frames, horizon=3, stride=4, cache_file=cache)
+    assert cache.exists() and not list(cache.parent.glob(".*.tmp"))
+
+    def never(frames):
+        raise AssertionError("the cache holds these frames: nothing should be encoded")
+
+    read = LatentClips(episodes_16px, never, horizon=3, stride=4, cache_file=cache)
+    assert all(torch.equal(a, b) for a, b in zip(read.latents, encoded.latents))
+    assert all(torch.equal(a, b) for a, b in zip(read.foreground, encoded.foreground))
+    assert len(read.latents) == len(encoded.latents) and read.index == encoded.index
+    cache.write_bytes(cache.read_bytes()[:100])  # a damaged cache is rebuilt, not trusted
+    calls = []
+    rebuilt = LatentClips(episodes_16px, lambda f: calls.append(1) or model.encode_frames(f), horizon=3, stride=4,
+                          cache_file=cache)
+    assert calls and all(torch.equal(a, b) for a, b in zip(rebuilt.latents, encoded.latents))
+    assert load_latents(cache, EpisodeStore(episodes_16px).refs) is not None
+
+
+def test_a_latent_cache_belongs_to_one_autoencoder_and_one_dataset(episodes_16px, tmp_path, hash_text_encoder):
+    model = DiTWorldModel(**TINY_WORLD, text_encoder=hash_text_encoder)
+    before = autoencoder_fingerprint(model.autoencoder)
+    with torch.no_grad():
+        model.autoencoder.latent_scale.mul_(2)  # a recalibrated autoencoder encodes differently
+    assert autoencoder_fingerprint(model.autoencoder) != before
+    cache = tmp_path / "cache.safetensors"
+    LatentClips(episodes_16px, model.encode_frames, horizon=3, stride=4, cache_file=cache)
+    assert load_latents(cache, EpisodeStore(episodes_16px).refs) is not None
+    other = _record(tmp_path / "other", 16, task="push_to_corner")  # the same shard names, other episodes
+    assert load_latents(cache, EpisodeStore(other).refs) is None
 
 
 def _args(data, run, init):

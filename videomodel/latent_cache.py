@@ -1,0 +1,71 @@
+"""A dataset's frames encoded by one autoencoder, kept on disk so the next DiT run does not encode them again
+(3,000 episodes take ~10 minutes of a core, and every DDP process used to encode them all).
+
+One safetensors file per autoencoder (named by a hash of its config and weights) in the cache directory, with
+each episode's latents (float16) and foreground cells under "<shard file>/<episode key>". It records a digest of
+every shard it was built from: a shard that changed or was added since makes it stale, and it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from sim.dataset import EpisodeRef
+
+
+def autoencoder_fingerprint(autoencoder: torch.nn.Module) -> str:
+    h = hashlib.sha256(json.dumps(getattr(autoencoder, "config", {}), sort_keys=True).encode())
+    for name, tensor in sorted(autoencoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def episode_key(ref: EpisodeRef) -> str:
+    return f"{ref.path.name}/{ref.key}"
+
+
+def _shard_digests(refs: list[EpisodeRef]) -> str:
+    """sha256 of every shard's bytes (~0.5 s for 3,000 episodes): a re-recorded shard of the same name is another."""
+    digests = {}
+    for path in sorted({r.path for r in refs}):
+        with open(path, "rb") as f:
+            digests[path.name] = hashlib.file_digest(f, "sha256").hexdigest()
+    return json.dumps(digests, sort_keys=True)
+
+
+def load_latents(path: Path, refs: list[EpisodeRef]) -> dict[str, tuple[torch.Tensor, torch.Tensor]] | None:
+    """{episode key: (latents [T+1, C, h, w] float16, foreground [T+1, h, w] bool)} for every episode in `refs`,
+    or None when the file is missing, unreadable, or was built from other shards."""
+    if not path.exists():
+        return None
+    keys = [episode_key(r) for r in refs]
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            if (f.metadata() or {}).get("shards") != _shard_digests(refs):
+                return None
+            stored = set(f.keys())
+            if any(f"latents/{k}" not in stored or f"foreground/{k}" not in stored for k in keys):
+                return None
+            return {k: (f.get_tensor(f"latents/{k}"), f.get_tensor(f"foreground/{k}")) for k in keys}
+    except (SafetensorError, OSError, ValueError):
+        return None
+
+
+def save_latents(path: Path, refs: list[EpisodeRef], latents: list[torch.Tensor], foreground: list[torch.Tensor]) -> None:
+    """Write atomically (a temp file renamed over the old one): an interrupted write leaves no half cache."""
+    tensors = {}
+    for ref, z, fg in zip(refs, latents, foreground):
+        tensors[f"latents/{episode_key(ref)}"] = z.contiguous()
+        tensors[f"foreground/{episode_key(ref)}"] = fg.contiguous()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    save_file(tensors, str(tmp), metadata={"shards": _shard_digests(refs)})
+    os.replace(tmp, path)
