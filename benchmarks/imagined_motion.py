@@ -2,9 +2,10 @@
 SimulatorOracle's clip (the expert carrying the subgoal out), read off the frames with sim.detector.
 
     python benchmarks/imagined_motion.py [--models checkpoints/videomodel ...] [--starts 4] [--samples 4]
-        [--out benchmarks/results/imagined_motion.json]
+        [--advance 0] [--out benchmarks/results/imagined_motion.json]
 
-Start states: `--starts` per single-step task at seeds 2,000,000 + i (outside training and evaluation); each model
+Start states: `--starts` per single-step task at seeds 2,000,000 + i (outside training and evaluation), `--advance` expert steps into the subgoal (0: its start, the pusher
+still away from the block; ~16: mid-push); each model
 imagines `--samples` clips per state (seeded). Per model: how far the pusher moves over the clip (context frame to
 last frame), the cosine of that displacement with the oracle's, how often the pusher is missing from the last
 frame, and how far the subgoal's block moves. Prints a table and writes JSON.
@@ -23,9 +24,11 @@ import torch
 import sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 from planner.fidelity import FidelityCase, start_state
 from planner.oracles import SimulatorOracle
-from planner.search import detected_positions
+from planner.search import ClipScorer, detected_positions
 from sim.detector import detect_blocks, pusher_position
 from sim.env import TabletopEnv
+from sim.expert import ScriptedExpert
+from sim.targets import Subgoal
 from videomodel.world_model import DiTWorldModel
 
 TASKS = ("push_to_corner", "push_next_to", "push_to_center")
@@ -41,6 +44,7 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=["checkpoints/videomodel"])
     p.add_argument("--starts", type=int, default=4, help="start states per task")
     p.add_argument("--samples", type=int, default=4, help="clips per start state and model")
+    p.add_argument("--advance", type=int, default=0, help="expert steps into the subgoal before imagining")
     p.add_argument("--out", default="benchmarks/results/imagined_motion.json")
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -51,11 +55,17 @@ def main() -> None:
         raise SystemExit(f"the models imagine clips of different (horizon, frame_stride) {sorted(shapes)}")
     horizon, stride = shapes.pop()
     oracle = SimulatorOracle(horizon=horizon, frame_stride=stride)
-    stats = {name: {"pusher_cm": [], "cos": [], "missing": 0, "clips": 0, "block_cm": []} for name in ["oracle", *models]}
+    stats = {name: {"pusher_cm": [], "cos": [], "missing": 0, "clips": 0, "block_cm": [], "progress": []}
+             for name in ["oracle", *models]}
+    scorer = ClipScorer(frame_stride=stride)
     for task in TASKS:
         for i in range(args.starts):
-            snap = start_state(env, FidelityCase(task, SEED_BASE + i, 0))
+            start_state(env, FidelityCase(task, SEED_BASE + i, 0))
             subgoal = env.subgoals[0]
+            expert = ScriptedExpert([subgoal], max_step=env.max_step)
+            for _ in range(args.advance):
+                env.step(expert.act_in(env))
+            snap = env.snapshot()
             oracle.attach(env)
             image = env.camera_image()
             clips = {"oracle": oracle.imagine(image, subgoal.text, 1)}
@@ -67,6 +77,7 @@ def main() -> None:
                 s = stats[name]
                 for clip in clip_set:
                     s["clips"] += 1
+                    s["progress"].append(scorer.progress(image, clip[-1], Subgoal(subgoal.text, subgoal)))
                     pusher = pusher_position(clip[-1])
                     if pusher is None:
                         s["missing"] += 1
@@ -79,14 +90,16 @@ def main() -> None:
                         s["block_cm"].append(100 * float(np.linalg.norm(block - block0)))
     rows = [{"model": name, "clips": s["clips"], "pusher_moved_cm": float(np.mean(s["pusher_cm"])),
              "direction_cos_to_oracle": float(np.mean(s["cos"])), "pusher_missing": s["missing"] / s["clips"],
-             "subgoal_block_moved_cm": float(np.mean(s["block_cm"]))} for name, s in stats.items()]
-    print("| model | clips | pusher moved, cm | direction cos to oracle | pusher missing | subgoal block moved, cm |")
-    print("|---|---|---|---|---|---|")
+             "subgoal_block_moved_cm": float(np.mean(s["block_cm"])), "progress": float(np.mean(s["progress"]))}
+            for name, s in stats.items()]
+    print("| model | clips | pusher moved, cm | direction cos to oracle | pusher missing | subgoal block moved, cm | progress |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['clips']} | {r['pusher_moved_cm']:.1f} | {r['direction_cos_to_oracle']:.2f} | "
-              f"{r['pusher_missing']:.0%} | {r['subgoal_block_moved_cm']:.1f} |")
+              f"{r['pusher_missing']:.0%} | {r['subgoal_block_moved_cm']:.1f} | {r['progress']:.2f} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "tasks": TASKS, "seeds": [SEED_BASE + i for i in range(args.starts)],
+                                          "advance": args.advance,
                                           "samples": args.samples, "machine": platform.platform()}, indent=2) + "\n")
     print(f"wrote {args.out}")
 
