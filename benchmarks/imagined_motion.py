@@ -4,11 +4,13 @@ SimulatorOracle's clip (the expert carrying the subgoal out), read off the frame
     python benchmarks/imagined_motion.py [--models checkpoints/videomodel ...] [--starts 4] [--samples 4]
         [--advance 0] [--out benchmarks/results/imagined_motion.json]
 
-Start states: `--starts` per single-step task at seeds 2,000,000 + i (outside training and evaluation), `--advance` expert steps into the subgoal (0: its start, the pusher
-still away from the block; ~16: mid-push); each model
-imagines `--samples` clips per state (seeded). Per model: how far the pusher moves over the clip (context frame to
-last frame), the cosine of that displacement with the oracle's, how often the pusher is missing from the last
-frame, and how far the subgoal's block moves. Prints a table and writes JSON.
+Start states: `--starts` per single-step task at seeds 2,000,000 + i (outside training and evaluation), taken
+`--advance` expert steps into the subgoal (0: its start, the pusher still away from the block; ~16: mid-push).
+Each model imagines `--samples` clips per state (seeded). Per model: how far the pusher moves over the clip
+(context frame to last frame), the cosine of that displacement with the oracle's, how often the pusher is missing
+from the last frame, how far the subgoal's block moves, and how far along to its goal the last frame puts it (the
+search's `ClipScorer.progress`: 1 = the subgoal holds; a world model too sure of success scores above the oracle).
+Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def main() -> None:
         for i in range(args.starts):
             start_state(env, FidelityCase(task, SEED_BASE + i, 0))
             subgoal = env.subgoals[0]
+            scored = Subgoal(subgoal.text, subgoal)
             expert = ScriptedExpert([subgoal], max_step=env.max_step)
             for _ in range(args.advance):
                 env.step(expert.act_in(env))
@@ -77,7 +80,7 @@ def main() -> None:
                 s = stats[name]
                 for clip in clip_set:
                     s["clips"] += 1
-                    s["progress"].append(scorer.progress(image, clip[-1], Subgoal(subgoal.text, subgoal)))
+                    s["progress"].append(scorer.progress(image, clip[-1], scored))
                     pusher = pusher_position(clip[-1])
                     if pusher is None:
                         s["missing"] += 1

@@ -107,7 +107,9 @@ def train_videomodel(cfg: DictConfig) -> None:
     model_cfg.pop("_target_", None)
     model_cfg.pop("_convert_", None)
     model = _initial_model(cfg, model_cfg)
-    cache = Path(cfg.latent_cache) / f"{autoencoder_fingerprint(model.autoencoder)}.safetensors" if cfg.latent_cache else None
+    cache = None
+    if cfg.latent_cache:
+        cache = Path(cfg.latent_cache) / f"{autoencoder_fingerprint(model.autoencoder)}.safetensors"
     with main_process_first():  # the main process encodes the frames (or reads the cache); the others read its cache
         clips = LatentClips(cfg.data, model.encode_frames, horizon=model.horizon, stride=model.frame_stride,
                             paraphrase_prob=cfg.paraphrase_prob, past_end=cfg.clips_past_end, cache_file=cache)
