@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from planner.search import ClipScorer
-from planner.protocols import InverseDynamics, SubgoalPlanner, VideoModel, attach_all
+from planner.protocols import InverseDynamics, SubgoalPlanner, VideoModel, attach_all, close_all
 from sim.errors import DreamplanError
 from sim.expert import ScriptedExpert
 from sim.targets import Subgoal
@@ -128,6 +128,9 @@ class ImaginationAgent:
         if not episode.success and episode.failure is None:
             episode.failure = "step budget exhausted"
         return episode
+
+    def close(self) -> None:
+        close_all(self.planner, self.video_model, self.invdyn)
 
     def _imagine_best(self, image: np.ndarray, subgoal: Subgoal, episode: Episode):
         """(clip, actions, score) of the best of K imagined clips, re-sampling while none reaches `min_score`;

@@ -117,11 +117,15 @@ def _fidelity(cfg: DictConfig) -> None:
 
     from planner.evaluate import suite_tasks
     from planner.fidelity import fidelity_table, run_fidelity
+    from planner.protocols import close_all
 
     out = cfg.out or f"runs/fidelity/{cfg.videomodel._target_.rsplit('.', 1)[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = run_fidelity(instantiate(cfg.env), instantiate(cfg.videomodel), instantiate(cfg.invdyn),
-                           suite_tasks(cfg.suite), cfg.episodes, cfg.seed, out,
-                           config=OmegaConf.to_container(cfg, resolve=True))
+    env, video_model, invdyn = instantiate(cfg.env), instantiate(cfg.videomodel), instantiate(cfg.invdyn)
+    try:
+        summary = run_fidelity(env, video_model, invdyn, suite_tasks(cfg.suite), cfg.episodes, cfg.seed, out,
+                               config=OmegaConf.to_container(cfg, resolve=True))
+    finally:
+        close_all(video_model, invdyn, env)
     print(fidelity_table(summary))
     print(f"wrote {out}/fidelity.json, fidelity.md")
 
@@ -129,10 +133,14 @@ def _fidelity(cfg: DictConfig) -> None:
 def _run(cfg: DictConfig) -> None:
     from hydra.utils import instantiate
 
+    from planner.protocols import close_all
     from planner.run import run_instruction
 
-    result = run_instruction(instantiate(cfg.env), instantiate(cfg.agent), cfg.instruction, cfg.seed, cfg.out,
-                             cfg.videomodel.frame_stride)
+    env, agent = instantiate(cfg.env), instantiate(cfg.agent)
+    try:
+        result = run_instruction(env, agent, cfg.instruction, cfg.seed, cfg.out, cfg.videomodel.frame_stride)
+    finally:
+        close_all(agent, env)
     if not result["success"]:
         raise SystemExit(1)
 

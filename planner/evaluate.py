@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
+import multiprocessing.util
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from planner.protocols import close_all
 from sim.errors import DreamplanError
 from sim.metaworld import AVDC_TASKS, CAMERAS
 from sim.tasks import EVAL_SEED_BASE, LONG_HORIZON, SINGLE_STEP, SPLITS, TASKS
@@ -107,6 +109,13 @@ def _init_worker(job: EvalJob) -> None:
     torch.set_num_threads(1)  # one core per worker process
     agents = {"main": instantiate(job.agent)} | {k: instantiate(v) for k, v in job.swaps.items()}
     _worker_state.update(job=job, env=instantiate(job.env), agents=agents)
+    # a pool worker that exits normally (pool.close + join) runs this; the main process at interpreter exit
+    multiprocessing.util.Finalize(None, _close_worker, exitpriority=10)
+
+
+def _close_worker() -> None:
+    close_all(*_worker_state.get("agents", {}).values(), _worker_state.get("env"))
+    _worker_state.clear()
 
 
 def _start_episode(env, task: str, split: str, seed: int) -> dict:
@@ -240,13 +249,18 @@ def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict
     records: list[dict] = []
     if workers <= 1:
         _init_worker(job)
-        for spec in tqdm(specs, desc="eval", unit="ep"):
-            records.append(_run_one(spec))
+        try:
+            for spec in tqdm(specs, desc="eval", unit="ep"):
+                records.append(_run_one(spec))
+        finally:
+            _close_worker()
     else:
         ctx = mp.get_context("spawn")
         with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
             for r in tqdm(pool.imap(_run_one, specs), total=len(specs), desc="eval", unit="ep"):
                 records.append(r)
+            pool.close()  # let the workers exit (and close what they hold) instead of being terminated
+            pool.join()
     summary = aggregate(records, job.per_task)
     info = {"config": config or {}, "tasks": job.tasks, "splits": job.splits, "episodes_per_task": job.episodes,
             "seeds": sorted({r["seed"] for r in records}), "summary": summary, "episodes": records}

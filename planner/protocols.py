@@ -39,3 +39,10 @@ def attach_all(env, *components) -> None:
     for c in components:
         if hasattr(c, "attach"):
             c.attach(env)
+
+
+def close_all(*components) -> None:
+    """Release what each component holds (a simulator copy's GL context); those without close() hold nothing."""
+    for c in components:
+        if hasattr(c, "close"):
+            c.close()

@@ -66,6 +66,16 @@ def test_oracle_video_agent_solves_tasks(env, task):
     assert solved >= 2
 
 
+def test_closing_the_agent_releases_the_oracles_simulator_copy(env):
+    oracle = SimulatorOracle()
+    agent = ImaginationAgent(ScriptedPlanner(), oracle, PusherTracker(), steps_per_subgoal=4, max_replans=0)
+    env.reset(seed=1_000_000, options={"task": "push_to_center"})
+    agent.run(env)
+    assert oracle._copy._cache  # it compiled and rendered the scene in its own copy
+    agent.close()
+    assert not oracle._copy._cache and oracle._copy._sim is None
+
+
 def test_expert_agent_is_the_upper_bound(env):
     env.reset(seed=1_000_000, options={"task": "make_line"})
     ep = ExpertAgent().run(env)

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from planner.cli import main
-from planner.evaluate import suite_tasks, wilson_interval
+from planner.evaluate import _worker_state, suite_tasks, wilson_interval
 from sim.errors import DreamplanError
 
 
@@ -45,6 +45,7 @@ def test_eval_expert_baseline_without_videos(tmp_path):
     info = json.loads((out / "eval_info.json").read_text())
     assert info["summary"]["all"]["success_rate"] == 1.0 and not (out / "videos").exists()
     assert "seconds_per_decision" not in info["summary"]["all"]  # the expert imagines nothing
+    assert not _worker_state  # the in-process run closed its env and agent
 
 
 def test_attribution_drops_the_overrides_of_the_component_it_swaps(tmp_path):
