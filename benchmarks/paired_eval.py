@@ -57,7 +57,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for i, (label, r) in enumerate(rows.items()):
         lo, hi = wilson_interval(r["successes"], r["episodes"])
-        paired_cols = f"{r['only_this']} | {r['only_baseline']} | {r['mcnemar_p']:.3f}" if i else "— | — | —"
+        paired_cols = f"{r['only_this']} | {r['only_baseline']} | {r['mcnemar_p']:.2g}" if i else "— | — | —"
         print(f"| {label} | {r['successes']}/{r['episodes']} | {lo:.0%}–{hi:.0%} | {paired_cols} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(f".{args.out.name}.tmp")

@@ -53,9 +53,9 @@ def test_shipped_planner_plans_seen_and_paraphrased_instructions(env):
 
 def test_shipped_world_model_imagines_near_the_executed_future(env):
     """The imagined clip, its actions read off by the shipped inverse dynamics and executed from the same state,
-    against what the camera then saw. Measured over 30 clips (`dreamplan fidelity`, README): 23.9 dB mean PSNR,
-    SimulatorOracle 29.5 dB. It still loses or invents about two blocks per clip (issue 4): that is reported by
-    the fidelity command, not asserted here, until the model is good enough to assert it."""
+    against what the camera then saw. Measured over 30 clips (`dreamplan fidelity`, README): 25.1 dB mean PSNR,
+    SimulatorOracle 29.5 dB. It still loses or invents blocks (0.77 of 4 frames per clip; issue 4): that is
+    reported by the fidelity command, not asserted here, until the model is good enough to assert it."""
     torch.manual_seed(0)
     model = _component("videomodel", "dit_pretrained")
     invdyn = _component("invdyn", "cnn_pretrained")
