@@ -24,19 +24,20 @@ GOAL_TOLERANCE = 0.015
 
 def push_action(
     pusher: np.ndarray,
-    positions: Mapping[Block, np.ndarray],
-    target: Target,
+    block: np.ndarray,
+    goal: np.ndarray,
+    others: Sequence[np.ndarray],
     max_step: float,
     pusher_planner: GridPlanner,
-    block_planner: GridPlanner,
+    block_planner: GridPlanner | None,
 ) -> np.ndarray:
-    """One action in [-1, 1]^2 that moves `target.block` towards `target.goal`."""
-    b = np.asarray(positions[target.block], dtype=float)
-    others = [np.asarray(p, dtype=float) for blk, p in positions.items() if blk != target.block]
-    goal = target.goal(positions)
-    goal = block_planner.waypoint(b, goal, others, BLOCK_CLEARANCE) if block_planner else goal
+    """One action in [-1, 1]^2 that moves the block at `block` towards the point `goal`, around `others`."""
+    b = np.asarray(block, dtype=float)
+    others = [np.asarray(p, dtype=float) for p in others]
+    final = np.asarray(goal, dtype=float)
+    goal = block_planner.waypoint(b, final, others, BLOCK_CLEARANCE) if block_planner else final
     if goal is None:  # no free path for the block: push straight and let it shove the others
-        goal = target.goal(positions)
+        goal = final
     e = goal - b
     dist = float(np.linalg.norm(e))
     if dist < 1e-6:
@@ -92,7 +93,10 @@ class ScriptedExpert:
             if not undone:
                 return np.zeros(2, dtype=np.float32)
             self.index = undone[0]
-        return push_action(pusher, positions, self.targets[self.index], self.max_step, self.pusher_planner, self.block_planner)
+        target = self.targets[self.index]
+        others = [p for blk, p in positions.items() if blk != target.block]
+        return push_action(pusher, positions[target.block], target.goal(positions), others, self.max_step,
+                           self.pusher_planner, self.block_planner)
 
     def act_in(self, env) -> np.ndarray:
         """Convenience: read pusher and block positions from a (possibly wrapped) TabletopEnv."""
