@@ -148,7 +148,8 @@ class ImaginationAgent:
             if self.scorer is None:
                 return (*candidates[0], None)
             with _timed(episode, "score"):
-                scored = [(self.scorer.score(image, c, subgoal, a), c, a) for c, a in candidates]
+                check_replay = getattr(self.invdyn, "follows_pusher", True)
+                scored = [(self.scorer.score(image, c, subgoal, a, check_replay), c, a) for c, a in candidates]
             score, clip, actions = max(scored, key=lambda t: t[0].total)
             if score.total >= self.min_score:
                 return clip, actions, score

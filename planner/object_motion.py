@@ -42,6 +42,8 @@ def match_blocks(first: list[Detection], last: list[Detection]) -> list[tuple[np
 
 
 class ObjectMotionInverseDynamics:
+    follows_pusher = False  # the search does not check its actions against the imagined pusher's path
+
     def __init__(self, frame_stride: int = 4, max_step: float = 0.02, min_motion: float = 0.015):
         self.frame_stride, self.max_step, self.min_motion = frame_stride, max_step, min_motion
         self.tracker = PusherTracker(frame_stride, max_step)

@@ -24,6 +24,8 @@ class VideoModel(Protocol):
 @runtime_checkable
 class InverseDynamics(Protocol):
     frame_stride: int  # env steps between the frames it reads
+    # optional `follows_pusher = False`: its actions do not copy the imagined pusher's path, so the search does
+    # not check that they replay it (planner.object_motion)
 
     def actions(self, frames: np.ndarray) -> np.ndarray:
         """uint8 [N+1, H, W, 3] -> float32 [N * frame_stride, action_dim], the actions joining the frames."""

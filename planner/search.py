@@ -73,10 +73,13 @@ class ClipScorer:
         d1 = np.linalg.norm(end[target.block] - target.goal(end))
         return float(np.clip((d0 - d1) / max(d0, 1e-6), -1.0, 0.99))
 
-    def score(self, image: np.ndarray, clip: np.ndarray, subgoal: Subgoal, actions: np.ndarray) -> ClipScore:
+    def score(self, image: np.ndarray, clip: np.ndarray, subgoal: Subgoal, actions: np.ndarray,
+              check_replay: bool = True) -> ClipScore:
+        """`check_replay=False` for actions that do not copy the imagined pusher's path (planner.object_motion
+        pushes the imagined *block*): the replay error is then not measured."""
         frames = np.concatenate([image[None], clip])
         progress = self.progress(image, clip[-1], subgoal)
         violations = sum(physics_violations(frames).values())
-        replay = self.replay_error(frames, actions)
+        replay = self.replay_error(frames, actions) if check_replay else 0.0
         total = progress - self.violation_penalty * violations - self.replay_penalty_per_cm * 100 * replay
         return ClipScore(total, progress, violations, replay)

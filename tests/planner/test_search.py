@@ -53,6 +53,11 @@ def test_scorer_prefers_the_physical_clip_that_reaches_the_goal():
     broken = _erase_block(good, sg.target.block)
     s_broken = scorer.score(image, broken, sg, tracker.actions(np.concatenate([image[None], broken])))
     assert s_broken.progress == -1.0 and s_broken.violations >= 1 and s_broken.total < s_still.total
+    # actions that do not follow the imagined pusher (here: none) cost the clip unless replay is not checked
+    idle = np.zeros((len(good) * 4, 2), np.float32)
+    assert scorer.score(image, good, sg, idle).replay_error > 0.01
+    unchecked = scorer.score(image, good, sg, idle, check_replay=False)
+    assert unchecked.replay_error == 0.0 and unchecked.total == s_good.progress
     env.close()
 
 
