@@ -22,7 +22,8 @@ def test_suites():
 
 def test_eval_command_writes_table_json_and_videos(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["eval", "suite=push_to_center", "splits=[train,paraphrase]", "episodes=2", "workers=2", f"out={out}"])
+    code = main(["eval", "suite=push_to_center", "splits=[train,paraphrase]", "episodes=2", "workers=2",
+                 "videomodel=oracle", f"out={out}"])  # the oracle: fast; the defaults imagine with the DiT
     assert code == 0
     info = json.loads((out / "eval_info.json").read_text())
     assert len(info["episodes"]) == 4 and info["seeds"] == [1_000_000, 1_000_001]
@@ -52,7 +53,8 @@ def test_attribution_drops_the_overrides_of_the_component_it_swaps(tmp_path):
     # invdyn.path means nothing to the tracker that stands in for inverse dynamics when a failure is attributed
     out = tmp_path / "short"
     assert main(["eval", "suite=push_to_center", "episodes=1", "workers=1", "videos=false", "planner=scripted",
-                 "invdyn.path=checkpoints/invdyn-k4", "agent.steps_per_subgoal=4", "agent.max_replans=0",
+                 "videomodel=oracle", "invdyn=cnn_pretrained", "invdyn.path=checkpoints/invdyn-k4",
+                 "agent.steps_per_subgoal=4", "agent.max_replans=0",
                  f"out={out}"]) == 0
     (episode,) = json.loads((out / "eval_info.json").read_text())["episodes"]
     assert not episode["success"] and set(episode["fixed_by"]) == {"invdyn"}

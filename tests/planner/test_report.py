@@ -28,7 +28,7 @@ window.addEventListener('load', async () => {
 def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     for h in (4, 8):
-        assert main(["eval", "suite=[push_to_center,push_next_to]", "episodes=1", "workers=1",
+        assert main(["eval", "suite=[push_to_center,push_next_to]", "episodes=1", "workers=1", "videomodel=oracle",
                      f"agent.execute_horizon={h}", f"out={root / f'h{h}'}"]) == 0
     return root
 

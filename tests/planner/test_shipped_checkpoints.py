@@ -66,8 +66,12 @@ def test_shipped_world_model_imagines_near_the_executed_future(env):
 
 
 def test_quickstart_run_uses_the_shipped_stack(tmp_path, capsys):
-    """The README's Quickstart, `dreamplan run` with no overrides: the shipped VLM planner and learned inverse
-    dynamics, with SimulatorOracle imagining (the default until the DiT reaches its target)."""
+    """The README's Quickstart, `dreamplan run` with no overrides: the shipped VLM planner plans, the shipped DiT
+    imagines (K = 4 clips per decision) and the object-motion inverse dynamics pushes the block it moves."""
+    cfg = compose("run", ["instruction=x"])
+    assert cfg.videomodel._target_ == "videomodel.world_model.DiTWorldModel.from_pretrained"
+    assert cfg.invdyn._target_ == "planner.object_motion.ObjectMotionInverseDynamics"
+    assert cfg.planner._target_.startswith("planner.vlm_planner") and cfg.agent.num_samples == 4
     out = tmp_path / "run.mp4"
     try:
         code = main(["run", "group the blocks by color", f"out={out}"])
