@@ -54,6 +54,7 @@ def trace_episode(env, agent, scorer: ClipScorer, task: str, seed: int) -> dict:
     env.reset(seed=seed, options={"task": task, "split": "train"})
     seed_everything(seed)
     target = env.subgoals[0]
+    scored = Subgoal(target.text, target)
     traced = GoalDistance(env, target)
     episode = agent.run(traced)
     starts = [s for s, _ in episode.imagined] + [episode.steps]
@@ -61,7 +62,7 @@ def trace_episode(env, agent, scorer: ClipScorer, task: str, seed: int) -> dict:
     for (start, clip), end in zip(episode.imagined, starts[1:]):
         decisions.append({
             "step": start,
-            "imagined_progress": scorer.progress(episode.frames[start], clip[-1], Subgoal(target.text, target)),
+            "imagined_progress": scorer.progress(episode.frames[start], clip[-1], scored),
             "real_change_cm": 100 * (traced.distances[end] - traced.distances[start]),
             "steps": end - start,
         })
