@@ -24,8 +24,8 @@ import torch
 from hydra.utils import instantiate
 
 import sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
-from planner.cli import compose
-from planner.search import ClipScorer
+from dreamplan.cli import compose
+from dreamplan.search import ClipScorer
 from sim.targets import Subgoal
 from training.rng import seed_everything
 

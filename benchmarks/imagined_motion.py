@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 import sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
-from planner.fidelity import FidelityCase, start_state
-from planner.oracles import SimulatorOracle
-from planner.search import ClipScorer, detected_positions
+from dreamplan.fidelity import FidelityCase, start_state
+from sim.oracles import SimulatorOracle
+from dreamplan.search import ClipScorer, detected_positions
 from sim.detector import detect_blocks, pusher_position
 from sim.env import TabletopEnv
 from sim.expert import ScriptedExpert

@@ -123,7 +123,7 @@ def main() -> None:
 
     model = InverseDynamicsCNN.from_pretrained(args.checkpoint)
     tasks = list(TASKS) if args.tasks == "all" else args.tasks.split(",")
-    report = {"checkpoint": str(args.checkpoint), "model": model.config, "episodes": args.episodes, "seed": args.seed,
+    report = {"checkpoint": str(args.checkpoint), "model": model.config.to_dict(), "episodes": args.episodes, "seed": args.seed,
               "tasks": tasks, "machine": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     if args.val_data:
         val = FramePairs(args.val_data, stride=model.frame_stride, context=model.context)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.evaluate import wilson_interval
+from dreamplan.evaluate import wilson_interval
 from sim.metaworld import AVDC_TASKS
 
 # AVDC's Meta-World v2 success rates (%), 75 episodes per task (3 cameras x 25 seeds); v2, not v3.

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from scipy.stats import binomtest
 
-from planner.evaluate import wilson_interval
+from dreamplan.evaluate import wilson_interval
 from sim.errors import DreamplanError
+from training.atomic import atomic_write
 
 
 def outcomes(run_dir: Path) -> dict[tuple[str, str, int], bool]:
@@ -59,10 +60,7 @@ def main() -> None:
         lo, hi = wilson_interval(r["successes"], r["episodes"])
         paired_cols = f"{r['only_this']} | {r['only_baseline']} | {r['mcnemar_p']:.2g}" if i else "— | — | —"
         print(f"| {label} | {r['successes']}/{r['episodes']} | {lo:.0%}–{hi:.0%} | {paired_cols} |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(json.dumps(rows, indent=2))
-    tmp.replace(args.out)
+    atomic_write(args.out, json.dumps(rows, indent=2))
     print(f"wrote {args.out}")
 
 

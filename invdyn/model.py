@@ -8,7 +8,7 @@ steps apart: 2-D for the tabletop's pusher, 4-D for Meta-World (xyz displacement
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,31 +16,46 @@ import torch
 from torch import nn
 
 from training.checkpoint import load_model, save_model
+from training.model_config import ModelConfig
+from training.modules import conv_block
 
 STAGE_MULTIPLIERS = (1, 2, 2, 4)  # channels of the stride-2 conv stages, x width: 64px -> 4x4 features
 
 
-def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(math.gcd(8, c_out), c_out), nn.SiLU())
+@dataclass
+class InverseDynamicsConfig(ModelConfig):
+    """InverseDynamicsCNN's config; defaults = configs/invdyn/cnn.yaml."""
+
+    frame_stride: int = 4   # env steps between the two frames; k actions predicted per pair
+    context: int = 0        # earlier frames (each frame_stride steps apart) given with the pair
+    image_size: int = 64
+    width: int = 32         # channels of the first conv; the stride-2 stages use STAGE_MULTIPLIERS x width
+    hidden: int = 256       # MLP head width
+    action_dim: int = 2     # 2: the tabletop pusher's xy; 4: Meta-World (xyz displacement + gripper)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        stages = len(STAGE_MULTIPLIERS)
+        if self.frame_stride < 1 or self.context < 0 or self.width < 1 or self.hidden < 1 or self.action_dim < 1 \
+                or self.image_size % 2 ** stages:
+            raise ValueError(f"bad inverse-dynamics config: frame_stride={self.frame_stride}, context={self.context}, "
+                             f"action_dim={self.action_dim}, image_size={self.image_size} (must be divisible by "
+                             f"2^{stages} conv stages)")
 
 
 class InverseDynamicsCNN(nn.Module):
     """Input per pair: `context` earlier frames, o_t, o_{t+k} and the difference o_{t+k} - o_t, on channels."""
 
-    def __init__(self, frame_stride: int = 4, context: int = 0, image_size: int = 64,
-                 width: int = 32, hidden: int = 256, action_dim: int = 2):
+    def __init__(self, config: InverseDynamicsConfig | dict | None = None, **options):
+        """From an InverseDynamicsConfig or its fields as keyword arguments (what a Hydra `_target_` passes)."""
         super().__init__()
-        channels = [int(width) * m for m in STAGE_MULTIPLIERS]
-        if frame_stride < 1 or context < 0 or width < 1 or action_dim < 1 or image_size % 2 ** len(channels):
-            raise ValueError(f"bad inverse-dynamics config: frame_stride={frame_stride}, context={context}, "
-                             f"action_dim={action_dim}, image_size={image_size} (must be divisible by "
-                             f"2^{len(channels)} conv stages)")
-        self.frame_stride, self.context, self.image_size = int(frame_stride), int(context), int(image_size)
-        self.action_dim = int(action_dim)
-        self.config = {"frame_stride": self.frame_stride, "context": self.context, "image_size": self.image_size,
-                       "width": int(width), "hidden": int(hidden), "action_dim": self.action_dim}
+        self.config = config = InverseDynamicsConfig.from_args(config, options)
+        self.frame_stride, self.context, self.image_size = config.frame_stride, config.context, config.image_size
+        self.action_dim = config.action_dim
+        frame_stride, context, image_size, hidden = self.frame_stride, self.context, self.image_size, config.hidden
+        channels = [config.width * m for m in STAGE_MULTIPLIERS]
         in_channels = 3 * (context + 3)
-        self.encoder = nn.Sequential(*[_conv_block(a, b) for a, b in zip([in_channels, *channels], channels)])
+        self.encoder = nn.Sequential(*[conv_block(a, b) for a, b in zip([in_channels, *channels], channels)])
         side = image_size // 2 ** len(channels)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(channels[-1] * side * side, hidden), nn.SiLU(),
                                   nn.Linear(hidden, frame_stride * self.action_dim))
@@ -79,16 +94,13 @@ class InverseDynamicsCNN(nn.Module):
     # --------------------------------------------------------------------------------- checkpoints
     def save(self, directory: str | Path) -> Path:
         """model.safetensors + config.json, loadable with `from_pretrained`."""
-        return save_model(directory, self.state_dict(), self.config)
+        return save_model(directory, self.state_dict(), self.config.to_dict())
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True) -> "InverseDynamicsCNN":
         """Load a `save`d model, a training checkpoint (step-*/), or a run dir's latest checkpoint.
         With `ema` and an ema.safetensors next to the weights, loads the averaged weights."""
-        return load_model(path, lambda config: cls(**config), "an inverse-dynamics CNN", ema).to(device).eval()
+        build = lambda config: cls(InverseDynamicsConfig.from_dict(config, saved=True))  # noqa: E731
+        return load_model(path, build, "an inverse-dynamics CNN", ema).to(device).eval()
 
     load = from_pretrained
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

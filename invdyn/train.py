@@ -12,9 +12,9 @@ from omegaconf import DictConfig, OmegaConf
 from invdyn.augment import Augment
 from invdyn.data import FramePairs
 from invdyn.evaluate import action_error
-from invdyn.model import count_parameters
 from training import Trainer, TrainConfig
 from training.launch import relaunch_under_torchrun
+from training.modules import count_parameters, masked_mse
 from training.rng import seed_everything
 
 
@@ -40,9 +40,7 @@ def masked_action_loss(model: torch.nn.Module, batch: dict, augment: Augment | N
     frames = batch["frames"].float().div_(255)
     if augment is not None:
         frames = augment(frames)
-    err = (model(frames).float() - batch["actions"]).pow(2)
-    mask = batch["action_mask"].unsqueeze(-1).expand_as(err)
-    return err[mask].sum() / mask.sum().clamp(min=1), {}
+    return masked_mse(model(frames), batch["actions"], batch["action_mask"]), {}
 
 
 def main(cfg: DictConfig) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sim.detector import BLOCK_TOP, world_to_pixel
-from sim.env import TabletopEnv
+from sim.scene_records import record_scenes
 from sim.tasks import TASKS
+from training.atomic import atomic_path
 
 CHUNK = 250  # examples per cache file
 
@@ -33,41 +33,14 @@ class PlanExamples:
         return PlanExamples(self.images[:n], self.records[:n])
 
 
-def scene_example(env: TabletopEnv) -> dict:
-    """The record of the env's current scene (after reset); blocks listed left to right (the camera's x), with
-    the (column, row) image pixel of each one's top face centre (the planner's auxiliary perception target)."""
-    inst = env.instance
-    pos = env.block_positions()
-    blocks = sorted(inst.blocks, key=lambda b: pos[b][0])
-    size = env.observation_space["image"].shape[0]
-    pixels = [world_to_pixel(pos[b], BLOCK_TOP, size).round(2).tolist() for b in blocks]
-    return {"task": inst.task, "instruction": inst.instruction, "blocks": [b.name for b in blocks],
-            "pixels": pixels, "subgoals": [t.text for t in env.subgoals]}
-
-
-def _generate(env: TabletopEnv, split: str, seeds: range, tasks: list[str]) -> PlanExamples:
-    images, records = [], []
-    for seed in seeds:
-        task = tasks[seed % len(tasks)]
-        obs, _ = env.reset(seed=seed, options={"task": task, "split": split})
-        images.append(obs["image"])
-        records.append({"seed": seed, "split": split, **scene_example(env)})
-    return PlanExamples(np.stack(images), records)
-
-
 def _chunk_path(cache: Path, split: str, seed_base: int, start: int, n: int) -> Path:
     return cache / f"{split}-{seed_base}-{start:07d}-{n}.npz"
 
 
 def _write_chunk(path: Path, split: str, seeds: range, tasks: list[str], image_size: int) -> Path:
-    env = TabletopEnv(image_size=image_size)
-    try:
-        part = _generate(env, split, seeds, tasks)
-    finally:
-        env.close()
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, images=part.images, records=json.dumps(part.records))
-    tmp.replace(path)
+    images, records = record_scenes(split, seeds, tasks, image_size)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, images=images, records=json.dumps(records))
     return path
 
 

@@ -1,6 +1,6 @@
 """What every subgoal planner promises: a grounded plan or a `PlanningError` that says why there is none.
 
-`SubgoalPlanner` (planner.protocols) is `plan(image uint8 [H, W, 3], instruction) -> list[Subgoal]`. Learned
+`SubgoalPlanner` (dreamplan.protocols) is `plan(image uint8 [H, W, 3], instruction) -> list[Subgoal]`. Learned
 planners see only the image, so they ground the instruction against the blocks they perceive in it: a
 color or block the instruction names must be on the table, named unambiguously, and moved (or used as an
 anchor) by the plan; the instruction must start with something a pushing robot can do.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-from planner.protocols import SubgoalPlanner
 from sim.errors import DreamplanError
 from sim.scene import COLORS, SHAPES, Block
 from sim.targets import Subgoal
@@ -78,4 +77,4 @@ def check_plan(instruction: str, seen: tuple[Block, ...], plan: list[Subgoal]) -
     return plan
 
 
-__all__ = ["SubgoalPlanner", "PlanningError", "named_blocks", "check_plan", "COLOR_WORDS", "PUSH_VERBS"]
+__all__ = ["PlanningError", "named_blocks", "check_plan", "COLOR_WORDS", "PUSH_VERBS"]

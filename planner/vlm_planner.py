@@ -75,6 +75,9 @@ class VLMPlanner:
         if not (path / "config.json").exists():
             raise FileNotFoundError(f"{path}: no saved model here (need config.json + weights + processor files; "
                                     "train one with `dreamplan train planner`)")
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a bar per load: noise in a one-line error and in every eval worker
         processor = AutoProcessor.from_pretrained(path, local_files_only=True)
         model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
         return cls(model, processor, **kwargs)

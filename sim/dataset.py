@@ -100,6 +100,24 @@ def open_shard(path: str | Path) -> h5py.File:
     return f
 
 
+def shard_done(path: str | Path, expected: int) -> bool:
+    """Whether `path` is a complete shard of `expected` episodes (a resumed recording keeps it)."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        with open_shard(path) as f:
+            return int(f.attrs["num_episodes"]) == expected
+    except DatasetError:
+        return False
+
+
+def remove_partial_shards(directory: str | Path) -> None:
+    """Delete the temp files of shards whose writing was interrupted (a resumed recording redoes those shards)."""
+    for stale in Path(directory).glob(".shard-*.h5.tmp"):  # ShardWriter's temp name
+        stale.unlink()
+
+
 def shard_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
     """Complete shard files of a dataset directory (or the given files), sorted."""
     if isinstance(source, (str, Path)) and Path(source).is_dir():

@@ -99,6 +99,15 @@ def detect_blocks(image: np.ndarray, min_area: int | None = None) -> list[Detect
     return out
 
 
+def by_color(detections: list[Detection]) -> dict[str, list[Detection]]:
+    """Detections grouped by color (colors in order of first appearance), each color's largest first: of two blocks
+    of one color the cube shows the larger top."""
+    out: dict[str, list[Detection]] = {}
+    for d in detections:
+        out.setdefault(d.color, []).append(d)
+    return {color: sorted(ds, key=lambda d: -d.area) for color, ds in out.items()}
+
+
 def pusher_position(image: np.ndarray) -> np.ndarray | None:
     names, _ = palette()
     mask = label_pixels(image) == names.index("pusher")

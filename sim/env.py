@@ -2,8 +2,9 @@
 
 Action: a 2-D displacement of the pusher in [-1, 1]^2, scaled by `max_step` metres per step. Actions out of
 that box are clipped (documented behaviour, like Language-Table); NaN or inf raises ValueError.
-Observation: {"image": uint8 [S, S, 3] from the fixed top camera, "state": float32 [2 + 4 * MAX_BLOCKS]}
-with state = pusher (x, y), then per block slot (present, x, y, yaw) in scene order.
+Observation: {"image": uint8 [S, S, 3] from the fixed top camera, "state": float32 [2 + 4 * MAX_BLOCKS],
+"proprio": float32 [2]} with state = pusher (x, y), then per block slot (present, x, y, yaw) in scene order, and
+proprio = the pusher's (x, y), what the robot senses of itself (agents see image and proprio only: dreamplan.robot).
 Info: task, instruction, subgoals (reference plan, canonical text), subgoal_index (first unfinished),
 subgoal_success (bool per reference subgoal: reached in order), success (task predicate holds).
 """
@@ -68,6 +69,7 @@ class TabletopEnv(gym.Env):
             {
                 "image": gym.spaces.Box(0, 255, shape=(self.image_size, self.image_size, 3), dtype=np.uint8),
                 "state": gym.spaces.Box(-np.pi, np.pi, shape=(STATE_DIM,), dtype=np.float32),
+                "proprio": gym.spaces.Box(-PUSHER_RANGE, PUSHER_RANGE, shape=(2,), dtype=np.float32),
             }
         )
         self._cache: OrderedDict[tuple[Block, ...], _Compiled] = OrderedDict()
@@ -271,7 +273,8 @@ class TabletopEnv(gym.Env):
         return s
 
     def _obs(self) -> dict[str, np.ndarray]:
-        return {"image": self.camera_image(), "state": self.state_vector()}
+        state = self.state_vector()
+        return {"image": self.camera_image(), "state": state, "proprio": state[:2].copy()}
 
     def _info(self) -> dict[str, Any]:
         return {

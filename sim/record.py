@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from sim.dataset import DatasetError, ShardWriter, open_shard, shard_name
+from sim.dataset import ShardWriter, remove_partial_shards, shard_done, shard_name
 from sim.expert import ScriptedExpert
 from sim.tasks import EVAL_SEED_BASE, SPLITS, TASKS, get_task
 
@@ -81,16 +81,6 @@ class RecordJob:
         return [(i, list(range(i * n, min((i + 1) * n, self.episodes)))) for i in range((self.episodes + n - 1) // n)]
 
 
-def _shard_done(path: Path, expected: int) -> bool:
-    if not path.exists():
-        return False
-    try:
-        with open_shard(path) as f:
-            return int(f.attrs["num_episodes"]) == expected
-    except DatasetError:
-        return False
-
-
 def _write_shard(job: RecordJob, shard: int, episodes: list[int], progress=None) -> int:
     env = job.env_factory()
     try:
@@ -116,9 +106,8 @@ def record(job: RecordJob) -> dict:
     job.validate()
     out = Path(job.out)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".shard-*.h5.tmp"):  # left by an interrupted run; its shard is redone below
-        stale.unlink()
-    todo = [(s, eps) for s, eps in job.shards() if not _shard_done(out / shard_name(s), len(eps))]
+    remove_partial_shards(out)  # left by an interrupted run; their shards are redone below
+    todo = [(s, eps) for s, eps in job.shards() if not shard_done(out / shard_name(s), len(eps))]
     total = sum(len(eps) for _, eps in todo)
     with tqdm(total=total, desc=f"record {out}", unit="ep") as bar:
         if job.workers <= 1 or len(todo) <= 1:

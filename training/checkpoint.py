@@ -26,12 +26,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from sim.errors import DreamplanError
-
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
-class CheckpointError(DreamplanError):
+class CheckpointError(Exception):
     """A checkpoint that is missing, unreadable, corrupt, or made for a different config."""
 
 

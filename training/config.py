@@ -12,7 +12,8 @@ class TrainConfig:
     batch_size: int = 64              # per process; the global batch is batch_size x processes
     lr: float = 1e-3
     weight_decay: float = 0.0
-    warmup_steps: int = 0             # linear warm-up, then cosine decay to lr * min_lr_ratio at `steps`
+    warmup_steps: int = 0             # linear warm-up from 0, then cosine decay to lr * min_lr_ratio at `steps`
+                                      # (transformers' get_cosine_with_min_lr_schedule_with_warmup)
     min_lr_ratio: float = 0.1
     grad_clip: float | None = 1.0     # max global grad norm; None: no clipping
     mixed_precision: str = "no"       # "no" | "bf16" (autocast, also on CPU) | "fp16" (GPU only) | "auto" (bf16 where fast)

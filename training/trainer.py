@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import shutil
 import signal
 import sys
@@ -18,11 +17,13 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
+from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from training.checkpoint import (CheckpointError, checkpoint_dir, checkpoints, config_differences, latest_checkpoint,
                                  load_tensors, load_weights, load_weights_into, publish, read_checkpoint_config,
                                  save_tensors, save_weights, temp_dir_for)
 from training.config import TrainConfig
+from training.model_config import ModelConfig
 from training.precision import resolve_mixed_precision
 from training.ema import EMA
 from training.rng import rng_state, seed_everything, set_rng_state
@@ -75,8 +76,10 @@ class Trainer:
     under DDP the weights of process 0 are broadcast to the others anyway.
     """
 
-    def __init__(self, model: torch.nn.Module, model_config: dict, dataset: Dataset, loss_fn: LossFn,
+    def __init__(self, model: torch.nn.Module, model_config: ModelConfig | dict, dataset: Dataset, loss_fn: LossFn,
                  config: TrainConfig, run_dir: str | Path, evaluate: EvalFn | None = None):
+        if isinstance(model_config, ModelConfig):  # saved in each checkpoint's config.json as its dict
+            model_config = model_config.to_dict()
         self.model, self.model_config, self.dataset, self.loss_fn = model, model_config, dataset, loss_fn
         self.config, self.run_dir, self.evaluate = config, Path(run_dir), evaluate
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -99,13 +102,6 @@ class Trainer:
             raise CheckpointError(f"{self.run_dir} holds a run with a different config ({'; '.join(diffs[:4])}); "
                                   "resume with the same config or pick a new run dir")
 
-    def _lr_factor(self, step: int) -> float:
-        c = self.config
-        if step < c.warmup_steps:
-            return (step + 1) / c.warmup_steps
-        progress = min(1.0, (step - c.warmup_steps) / max(1, c.steps - c.warmup_steps))
-        return c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
     # ------------------------------------------------------------------------------------------- loop
     def fit(self) -> Path:
         """Train up to `config.steps`; returns the final checkpoint directory."""
@@ -114,7 +110,8 @@ class Trainer:
         if ckpt is not None:
             self._check_compatible(ckpt)
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
+        self.scheduler = get_cosine_with_min_lr_schedule_with_warmup(optimizer, c.warmup_steps, c.steps,
+                                                                     min_lr_rate=c.min_lr_ratio)
         self.ema = EMA(self.model, c.ema_decay) if c.ema_decay else None
         self.model, self.optimizer = acc.prepare(self.model, optimizer)
         if ckpt is not None:

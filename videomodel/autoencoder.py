@@ -4,7 +4,7 @@
                            --encode--> float [..., 4, 16, 16]   (normalised: ~zero mean, unit variance per channel)
                            --decode--> float [..., 3, 64, 64] --tensor_to_frames--> uint8 [..., 64, 64, 3]
 
-Each stride-2 stage halves the resolution: `channels=(32, 64, 128)` has two, a downsample factor of 4.
+Each stride-2 stage halves the resolution: `channels=[16, 32, 64]` (the default) has two, a downsample factor of 4.
 Training (stage 1): `reconstruction_loss(model, frames)`; then `calibrate(frames)` sets the `latent_shift` /
 `latent_scale` buffers from data, so `encode` hands the diffusion model unit-variance latents.
 """
@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from training.checkpoint import load_model, save_model
+from videomodel.config import AutoencoderConfig
+from videomodel.fidelity import psnr
 
 
 def frames_to_tensor(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -33,15 +35,6 @@ def frames_to_tensor(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
 def tensor_to_frames(x: torch.Tensor) -> torch.Tensor:
     """float [..., 3, H, W] in [-1, 1] (clipped) -> uint8 [..., H, W, 3]."""
     return x.detach().float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8).movedim(-3, -1)
-
-
-def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """Mean over frames of the peak signal-to-noise ratio (dB); uint8 frames, or floats in [-1, 1]."""
-    if prediction.shape != target.shape:
-        raise ValueError(f"psnr of different shapes: {tuple(prediction.shape)} vs {tuple(target.shape)}")
-    data_range = 255.0 if target.dtype == torch.uint8 else 2.0
-    err = (prediction.float() - target.float()).pow(2).flatten(-3).mean(-1)
-    return float((10 * torch.log10(data_range**2 / err.clamp(min=1e-10))).mean())
 
 
 def _group_norm(channels: int) -> nn.GroupNorm:
@@ -96,19 +89,15 @@ def _decoder(channels: tuple[int, ...], latent_channels: int) -> nn.Sequential:
 class VideoAutoencoder(nn.Module):
     """Frames are compressed one at a time (no temporal mixing): the DiT models time."""
 
-    def __init__(self, channels: tuple[int, ...] | list[int] = (32, 64, 128), latent_channels: int = 4,
-                 image_size: int = 64, latent_penalty: float = 1e-4):
+    def __init__(self, config: AutoencoderConfig | dict | None = None, **options):
+        """From an AutoencoderConfig (videomodel.config) or its fields as keyword arguments (a Hydra `_target_`)."""
         super().__init__()
-        channels = tuple(int(c) for c in channels)
-        if not channels or latent_channels < 1 or image_size % 2 ** (len(channels) - 1):
-            raise ValueError(f"bad autoencoder config: channels={channels}, latent_channels={latent_channels}, "
-                             f"image_size={image_size}")
-        self.config = {"channels": list(channels), "latent_channels": int(latent_channels),
-                       "image_size": int(image_size), "latent_penalty": float(latent_penalty)}
-        self.latent_channels, self.image_size = int(latent_channels), int(image_size)
+        self.config = config = AutoencoderConfig.from_args(config, options)
+        channels, latent_channels = tuple(config.channels), config.latent_channels
+        self.latent_channels, self.image_size = latent_channels, config.image_size
         self.downsample_factor = 2 ** (len(channels) - 1)
         self.latent_size = self.image_size // self.downsample_factor
-        self.latent_penalty = float(latent_penalty)
+        self.latent_penalty = config.latent_penalty
         self.encoder = _encoder(channels, latent_channels)
         self.decoder = _decoder(channels, latent_channels)
         # set by `calibrate`; saved with the weights
@@ -157,11 +146,12 @@ class VideoAutoencoder(nn.Module):
 
     # ---------------------------------------------------------------------------------- checkpoints
     def save(self, directory: str | Path) -> Path:
-        return save_model(directory, self.state_dict(), self.config)
+        return save_model(directory, self.state_dict(), self.config.to_dict())
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True) -> "VideoAutoencoder":
-        return load_model(path, lambda config: cls(**config), "a video autoencoder", ema).to(device).eval()
+        build = lambda config: cls(AutoencoderConfig.from_dict(config, saved=True))  # noqa: E731
+        return load_model(path, build, "a video autoencoder", ema).to(device).eval()
 
     load = from_pretrained
 
@@ -192,7 +182,3 @@ def reconstruction_loss(model: nn.Module, frames: torch.Tensor,
     with torch.no_grad():
         metrics = {"l1": float(l1), "mse": float(mse), "psnr": psnr(reconstruction.clamp(-1, 1), x)}
     return loss, metrics
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

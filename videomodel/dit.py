@@ -20,14 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-TEXT_DIM = 384  # all-MiniLM-L6-v2
+from videomodel.config import DIT_VARIANTS, OLD_VARIANT_NAMES, DiTConfig  # noqa: F401  (the size table lives there)
 
-# Parameters with 4 latent channels, p=2: DiT-XS 2.9M, DiT-S 8.9M, DiT-B 32.8M.
-DIT_VARIANTS: dict[str, dict] = {
-    "DiT-XS": dict(hidden_size=192, depth=4, num_heads=3, mlp_ratio=4.0),
-    "DiT-S": dict(hidden_size=256, depth=8, num_heads=4, mlp_ratio=3.0),
-    "DiT-B": dict(hidden_size=384, depth=12, num_heads=6, mlp_ratio=4.0),
-}
+TEXT_DIM = 384  # all-MiniLM-L6-v2
 
 
 def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -170,18 +165,22 @@ class FinalLayer(nn.Module):
 
 
 class VideoDiT(nn.Module):
-    def __init__(self, latent_size: int = 16, in_channels: int = 4, max_frames: int = 8, patch_size: int = 2,
-                 hidden_size: int = 256, depth: int = 8, num_heads: int = 4, mlp_ratio: float = 4.0,
-                 text_dim: int = TEXT_DIM, p_uncond: float = 0.1, text_tokens: bool = False):
+    """Built from a `DiTConfig` (or its fields as keyword arguments: `VideoDiT(hidden_size=32, depth=2, ...)`);
+    its latent grid size, latent channels and frame capacity come from the world model around it."""
+
+    def __init__(self, config: DiTConfig | dict | None = None, *, latent_size: int = 16, in_channels: int = 4,
+                 max_frames: int = 8, text_dim: int = TEXT_DIM, **options):
         super().__init__()
+        config = DiTConfig.from_args(config, options)
+        dims = config.dims()
+        hidden_size, depth, num_heads, mlp_ratio = (dims[k] for k in ("hidden_size", "depth", "num_heads", "mlp_ratio"))
+        patch_size, text_tokens = config.patch_size, config.text_tokens
+        latent_size, in_channels, max_frames, text_dim = (int(v) for v in (latent_size, in_channels, max_frames, text_dim))
         if latent_size % patch_size:
             raise ValueError(f"latent_size {latent_size} is not divisible by patch_size {patch_size}")
-        self.config = {"latent_size": int(latent_size), "in_channels": int(in_channels), "max_frames": int(max_frames),
-                       "patch_size": int(patch_size), "hidden_size": int(hidden_size), "depth": int(depth),
-                       "num_heads": int(num_heads), "mlp_ratio": float(mlp_ratio), "text_dim": int(text_dim),
-                       "p_uncond": float(p_uncond), "text_tokens": bool(text_tokens)}
+        self.config = config
         self.latent_size, self.in_channels, self.max_frames = latent_size, in_channels, max_frames
-        self.patch_size, self.p_uncond, self.text_tokens = patch_size, p_uncond, bool(text_tokens)
+        self.patch_size, self.p_uncond, self.text_tokens = patch_size, config.p_uncond, text_tokens
         grid = latent_size // patch_size
         self.tokens_per_frame = grid * grid
 
@@ -273,8 +272,10 @@ class VideoDiT(nn.Module):
         return uncond + cfg_scale * (cond - uncond)
 
 
-def build_dit(variant: str = "DiT-S", **overrides) -> VideoDiT:
-    """A named variant (DIT_VARIANTS) with any constructor argument overridden."""
-    if variant not in DIT_VARIANTS:
-        raise ValueError(f"unknown DiT variant {variant!r}; known: {', '.join(DIT_VARIANTS)}")
-    return VideoDiT(**{**DIT_VARIANTS[variant], **overrides})
+def build_dit(variant: str | None = None, **overrides) -> VideoDiT:
+    """A named variant (DIT_VARIANTS, or an old name; default: DiTConfig's) with any DiTConfig field or
+    VideoDiT argument (latent_size, in_channels, max_frames, text_dim) overridden."""
+    structural = {k: overrides.pop(k) for k in ("latent_size", "in_channels", "max_frames", "text_dim")
+                  if k in overrides}
+    config = DiTConfig.from_dict(overrides if variant is None else {**overrides, "variant": variant})
+    return VideoDiT(config, **structural)

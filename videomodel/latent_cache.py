@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -18,10 +17,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from sim.dataset import EpisodeRef
+from training.atomic import atomic_path
 
 
 def autoencoder_fingerprint(autoencoder: torch.nn.Module) -> str:
-    h = hashlib.sha256(json.dumps(getattr(autoencoder, "config", {}), sort_keys=True).encode())
+    config = getattr(autoencoder, "config", {})
+    config = config.to_dict() if hasattr(config, "to_dict") else config  # an AutoencoderConfig: the dict it saves
+    h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
     for name, tensor in sorted(autoencoder.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -65,7 +67,5 @@ def save_latents(path: Path, refs: list[EpisodeRef], latents: list[torch.Tensor]
     for ref, z, fg in zip(refs, latents, foreground):
         tensors[f"latents/{episode_key(ref)}"] = z.contiguous()
         tensors[f"foreground/{episode_key(ref)}"] = fg.contiguous()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file(tensors, str(tmp), metadata={"shards": _shard_digests(refs)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"shards": _shard_digests(refs)})

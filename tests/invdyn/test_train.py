@@ -8,7 +8,7 @@ import pytest
 from invdyn.data import FramePairs
 from invdyn.evaluate import action_error
 from invdyn.model import InverseDynamicsCNN
-from planner.cli import main
+from dreamplan.cli import main
 
 
 def test_train_command_trains_checkpoints_and_resumes(episodes_dir, tmp_path, capsys):

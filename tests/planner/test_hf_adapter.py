@@ -1,7 +1,7 @@
 import numpy as np
 from hydra.utils import instantiate
 
-from planner.cli import compose
+from dreamplan.cli import compose
 from planner.plan_format import Answer
 from sim.env import TabletopEnv
 

@@ -67,13 +67,13 @@ def test_parse_answer_failure_is_a_planning_error():
 
 
 def test_examples_list_the_blocks_left_to_right():
-    from planner.plan_data import scene_example
+    from sim.scene_records import scene_record
 
     env = TabletopEnv()
     for seed in range(5):
         env.reset(seed=seed, options={"task": "make_line"})
         pos = env.block_positions()
-        xs = [pos[next(b for b in env.blocks if b.name == name)][0] for name in scene_example(env)["blocks"]]
+        xs = [pos[next(b for b in env.blocks if b.name == name)][0] for name in scene_record(env)["blocks"]]
         assert xs == sorted(xs)
     env.close()
 

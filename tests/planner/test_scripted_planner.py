@@ -1,7 +1,7 @@
 import pytest
 from hydra.utils import instantiate
 
-from planner.cli import compose
+from dreamplan.cli import compose
 from sim.env import TabletopEnv
 from sim.errors import DreamplanError
 from sim.tasks import TASKS

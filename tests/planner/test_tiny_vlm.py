@@ -6,7 +6,7 @@ import torch
 from hydra.utils import instantiate
 from transformers import AutoModelForImageTextToText, AutoProcessor, LlavaForConditionalGeneration, LlavaProcessor
 
-from planner.cli import compose
+from dreamplan.cli import compose
 from planner.tiny_vlm import task_corpus
 from planner.train_planner import PROMPT, prompt_text
 from planner.vlm_planner import VLMPlanner

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from planner.cli import main as cli
+from dreamplan.cli import main as cli
 from planner.plan_data import load_examples
 from planner.plan_format import ALL_BLOCKS
 from planner.train_planner import PROMPT, PlanDataset, PlannerTraining, patch_labels, training_loss

@@ -1,18 +1,26 @@
 """The Meta-World v3 adapter, its scripted expert, recording and the AVDC-protocol eval (real Meta-World, real MuJoCo)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 
-pytest.importorskip("metaworld", reason="Meta-World is an optional extra: pip install -e '.[metaworld]' (mujoco==3.3.0)")
+if os.environ.get("DREAMPLAN_REQUIRE_METAWORLD") == "1":
+    import metaworld  # noqa: F401  (CI's metaworld venv: a missing or broken extra fails here instead of skipping)
+else:
+    pytest.importorskip("metaworld",
+                        reason="Meta-World is an optional extra: pip install -e '.[metaworld]' (mujoco==3.3.0)")
 
 import gymnasium as gym  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
-from planner.cli import compose, main  # noqa: E402
-from planner.fidelity import psnr  # noqa: E402
-from planner.metaworld_agents import MetaWorldExpertAgent, MetaWorldOracle, TaskTextPlanner  # noqa: E402
+from dreamplan.cli import compose, main  # noqa: E402
+from dreamplan.episode import play  # noqa: E402
+from videomodel.fidelity import psnr  # noqa: E402
+from dreamplan.baselines import MetaWorldExpertAgent  # noqa: E402
+from planner.task_text import TaskTextPlanner  # noqa: E402
+from sim.metaworld.oracle import MetaWorldOracle  # noqa: E402
 from sim.dataset import EpisodeStore  # noqa: E402
 from sim.errors import DreamplanError  # noqa: E402
 from sim.metaworld import AVDC_TASKS, CAMERAS, ENV_ID, task_text  # noqa: E402
@@ -113,8 +121,7 @@ def test_scripted_policy_solves_easy_tasks_and_episode_ends_on_success(env):
     agent = MetaWorldExpertAgent()
     for task in ("door-open", "handle-press"):
         for seed in (0, 1):
-            env.reset(seed=seed, options={"task": task, "camera": "corner"})
-            episode = agent.run(env)
+            episode = play(env, agent, seed, {"task": task, "camera": "corner"})[0]
             assert episode.success and 0 < episode.steps < 500, (task, seed, episode.failure)
             assert len(episode.frames) == episode.steps + 1 and episode.actions[0].shape == (4,)
     assert TaskTextPlanner().plan(env.camera_image(), task_text("door-open"))[0].text == "door open"
@@ -174,8 +181,8 @@ def test_step_limit_truncates(env):
 def test_imagination_agent_config_for_metaworld_composes():
     """AVDC's loop is configuration of the existing ImaginationAgent."""
     cfg = compose("eval", ["suite=metaworld", "agent=metaworld_imagine"])
-    assert cfg.agent._target_ == "planner.agent.ImaginationAgent" and cfg.agent.max_replans == 5
-    assert cfg.agent.planner._target_ == "planner.metaworld_agents.TaskTextPlanner"
+    assert cfg.agent._target_ == "dreamplan.agent.ImaginationAgent" and cfg.agent.max_replans == 5
+    assert cfg.agent.planner._target_ == "planner.task_text.TaskTextPlanner"
     assert cfg.env._target_ == "sim.metaworld.env.MetaWorldEnv" and cfg.seed_base == 0
 
 
@@ -227,39 +234,46 @@ def test_recording_refuses_evaluation_seeds(tmp_path):
         record_metaworld(job)
 
 
+@pytest.mark.integration
 def test_eval_suite_metaworld_follows_avdc_protocol(tmp_path):
     out = tmp_path / "eval"
-    assert main(["eval", "suite=metaworld/handle-press", "episodes=2", f"out={out}"]) == 0
+    assert main(["eval", "suite=metaworld", "tasks=[handle-press]", "episodes=2", f"out={out}"]) == 0
     info = json.loads((out / "eval_info.json").read_text())
     assert info["seeds"] == [0, 1] and info["splits"] == list(CAMERAS) and info["tasks"] == ["handle-press"]
     assert len(info["episodes"]) == 6
     summary = info["summary"]
     assert summary["handle-press"]["episodes"] == 6 and summary["handle-press/corner2"]["episodes"] == 2
     assert summary["all"]["success_rate"] == 1.0 and summary["all"]["ci95"][1] == pytest.approx(1.0)
-    assert info["config"]["agent"]["_target_"] == "planner.metaworld_agents.MetaWorldExpertAgent"
+    assert info["config"]["agent"]["_target_"] == "dreamplan.baselines.MetaWorldExpertAgent"
     assert "handle-press/corner3" in (out / "results.md").read_text()
     assert len(AVDC_TASKS) == 11
 
 
+@pytest.mark.integration
 def test_unknown_camera_split_is_one_line_error(tmp_path, capsys):
-    assert main(["eval", "suite=metaworld/hammer", "splits=[train]", "episodes=1", f"out={tmp_path}"]) == 2
+    assert main(["eval", "suite=metaworld", "tasks=[hammer]", "splits=[train]", "episodes=1", f"out={tmp_path}"]) == 2
     assert "unknown split 'train' (known: corner, corner2, corner3)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_shipped_invdyn_follows_the_oracle_video_to_success(tmp_path):
     """The shipped 4-D inverse dynamics (checkpoints/metaworld-invdyn-k8), reading MetaWorldOracle's clips, closes
     the door on AVDC's seeds 0-1 from all three cameras (75 seeds: 74/75)."""
     out = tmp_path / "eval"
-    assert main(["eval", "suite=metaworld/door-close", "episodes=2", "agent=metaworld_imagine",
+    assert main(["eval", "suite=metaworld", "tasks=[door-close]", "episodes=2", "agent=metaworld_imagine",
                  "videomodel=metaworld_oracle", "invdyn=metaworld", f"out={out}"]) == 0
     info = json.loads((out / "eval_info.json").read_text())
     assert info["summary"]["all"]["successes"] >= 5, info["summary"]["all"]
     assert all(r["decisions"] <= 6 for r in info["episodes"])  # one clip per attempt, at most 5 re-plans
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_shipped_world_model_imagines_the_task_better_than_a_still_frame(env):
     """checkpoints/metaworld-videomodel, from a real start frame of each AVDC task: its clip is nearer the future the
-    scripted policy really produces (MetaWorldOracle) than the start frame held still (measured: 24.0 vs 22.4 dB)."""
+    scripted policy really produces (MetaWorldOracle) than the start frame held still (measured, PSNR averaged over
+    the clip's frames: 24.1 vs 22.6 dB)."""
     model = instantiate(compose("eval", ["suite=metaworld", "videomodel=dit_metaworld"]).videomodel)
     oracle = MetaWorldOracle(horizon=model.horizon, frame_stride=model.frame_stride)
     imagined, still = [], []

@@ -20,8 +20,9 @@ def test_missing_extra_is_a_one_line_install_hint():
     assert len(AVDC_TASKS) == 11 and task_text("button-press-topdown") == "button press topdown"
 
 
+@pytest.mark.integration
 def test_cli_says_how_to_install_it():
-    proc = subprocess.run([sys.executable, "-m", "planner.cli", "eval", "suite=metaworld"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "dreamplan.cli", "eval", "suite=metaworld"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("dreamplan: error: Meta-World is not installed")

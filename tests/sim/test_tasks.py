@@ -66,6 +66,7 @@ def test_long_horizon_tasks_have_two_to_six_subgoals():
     env.close()
 
 
+@pytest.mark.slow
 def test_splits_hold_out_templates_and_combinations():
     env = TabletopEnv()
     for task_id, task in TASKS.items():

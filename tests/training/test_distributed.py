@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from training import load_weights
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # two torchrun processes, ~10 s each
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 

@@ -47,15 +47,19 @@ def minilm():
     return TextEncoder()
 
 
-# 16x16 frames -> 4x4x4 latents -> 4 tokens per frame with p=2: every test network runs in milliseconds
+# 16x16 frames -> 4x4x4 latents -> 4 tokens per frame with p=2: every test network runs in milliseconds.
+# Whole frames, the pooled text vector and an unweighted loss (the shipped config: predict_change, text_tokens,
+# foreground_weight 8); tests of those options turn them on.
 TINY_WORLD = {
     "image_size": 16,
     "horizon": 3,
     "frame_stride": 4,
     "autoencoder": {"channels": [8, 8, 8], "latent_channels": 4},
-    "dit": {"variant": "DiT-XS", "hidden_size": 32, "depth": 2, "num_heads": 2, "patch_size": 2, "p_uncond": 0.1},
-    "objective": {"name": "flow_matching"},
+    "dit": {"variant": "h192-d4", "hidden_size": 32, "depth": 2, "num_heads": 2, "patch_size": 2, "p_uncond": 0.1,
+            "text_tokens": False},
+    "objective": {"name": "flow_matching", "foreground_weight": 1.0},
     "sampler": {"name": "euler", "steps": 4},
+    "predict_change": False,
     "cfg_scale": 2.0,
 }
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, psnr, reconstruction_loss, tensor_to_frames
+from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, reconstruction_loss, tensor_to_frames
+from videomodel.fidelity import psnr
 
 
 def _squares(n: int, size: int, seed: int = 0) -> np.ndarray:

@@ -1,12 +1,14 @@
 import pytest
 import torch
 
-from videomodel.dit import DIT_VARIANTS, VideoDiT, build_dit, patchify, sincos_2d, unpatchify
+from videomodel.config import DiTConfig
+from videomodel.dit import DIT_VARIANTS, OLD_VARIANT_NAMES, VideoDiT, build_dit, patchify, sincos_2d, unpatchify
 from videomodel.objectives import FlowMatching
 
 
 def tiny_dit(**overrides) -> VideoDiT:
-    config = dict(latent_size=4, in_channels=4, max_frames=4, patch_size=2, hidden_size=32, depth=2, num_heads=2)
+    config = dict(latent_size=4, in_channels=4, max_frames=4, patch_size=2, hidden_size=32, depth=2, num_heads=2,
+                  text_tokens=False)
     return VideoDiT(**{**config, **overrides})
 
 
@@ -105,11 +107,28 @@ def test_variant_sizes():
     def count(variant):
         return sum(p.numel() for p in build_dit(variant).parameters())
 
-    assert 2.0e6 < count("DiT-XS") < 3.2e6
-    assert 7.5e6 < count("DiT-S") < 9.5e6
-    assert set(DIT_VARIANTS) >= {"DiT-XS", "DiT-S"}
+    plain = {"text_tokens": False}  # the sizes without cross-attention to the text's tokens
+    assert 2.0e6 < sum(p.numel() for p in build_dit("h192-d4", **plain).parameters()) < 3.2e6
+    assert 7.5e6 < sum(p.numel() for p in build_dit("h256-d8", **plain).parameters()) < 9.5e6
+    assert set(DIT_VARIANTS) >= {"h192-d4", "h256-d8", "h384-d12"}
     with pytest.raises(ValueError):
         build_dit("DiT-XXL")
+
+
+def test_variant_names_are_not_the_dit_papers_and_old_names_still_build_the_same_sizes():
+    # DiT's own table (Peebles & Xie): S 384/12/6, B 768/12/12, L 1024/24/16, XL 1152/28/16; our names are our own
+    dit_paper = {"S": (384, 12, 6), "B": (768, 12, 12), "L": (1024, 24, 16), "XL": (1152, 28, 16)}
+    for name in DIT_VARIANTS:
+        assert not name.startswith("DiT-")
+    assert (DIT_VARIANTS["h384-d12"]["hidden_size"], DIT_VARIANTS["h384-d12"]["depth"],
+            DIT_VARIANTS["h384-d12"]["num_heads"]) == dit_paper["S"]
+    # names saved before the rename (the shipped checkpoints say "DiT-XS") build the same network
+    for old, new in OLD_VARIANT_NAMES.items():
+        assert DiTConfig(variant=old).dims() == DiTConfig(variant=new).dims() == DIT_VARIANTS[new]
+    assert DiTConfig(variant="DiT-XS").architecture() == DiTConfig().architecture()
+    small = dict(latent_size=4, max_frames=2, depth=1, text_tokens=False)
+    assert build_dit("DiT-XS", **small).state_dict().keys() == build_dit("h192-d4", **small).state_dict().keys()
+    assert DiTConfig(variant="DiT-XS").to_dict()["variant"] == "DiT-XS"  # saved as given: resumes unchanged
 
 
 def test_a_tiny_dit_overfits_one_clip():

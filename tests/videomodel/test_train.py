@@ -6,7 +6,7 @@ import functools
 import pytest
 import torch
 
-from planner.cli import main
+from dreamplan.cli import main
 from sim.dataset import EpisodeStore
 from sim.detector import BLOCK_TOP, detect_blocks, world_to_pixel
 from sim.env import TabletopEnv
@@ -82,7 +82,7 @@ def test_latent_clips_read_their_encoded_frames_back_from_the_cache(episodes_16p
     model = DiTWorldModel(**TINY_WORLD, text_encoder=hash_text_encoder)
     cache = tmp_path / "latents" / f"{autoencoder_fingerprint(model.autoencoder)}.safetensors"
     encoded = LatentClips(episodes_16px, model.encode_frames, horizon=3, stride=4, cache_file=cache)
-    assert cache.exists() and not list(cache.parent.glob(".*.tmp"))
+    assert cache.exists() and not list(cache.parent.glob(".*.tmp*"))  # no temp file left (training.atomic)
 
     def never(frames):
         raise AssertionError("the cache holds these frames: nothing should be encoded")
@@ -127,7 +127,7 @@ def test_train_videomodel_continues_from_a_saved_world_model(episodes_16px, tmp_
     assert main([*_args(episodes_16px, tmp_path / "run", tmp_path / "saved"), "model.predict_change=true",
                  "model.dit.text_tokens=false"]) == 0
     trained = DiTWorldModel.from_pretrained(tmp_path / "run", ema=False)
-    assert trained.config["objective"]["foreground_weight"] == 3
+    assert trained.config.objective.foreground_weight == 3
     assert trained.predict_change and not saved.predict_change
     start = saved.dit.final_layer.linear.weight
     after = trained.dit.final_layer.linear.weight

@@ -5,8 +5,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from planner.protocols import VideoModel
-from sim.errors import DreamplanError
+from dreamplan.protocols import VideoModel
+from training.checkpoint import CheckpointError
 from videomodel.autoencoder import VideoAutoencoder
 from videomodel.world_model import DiTWorldModel
 
@@ -204,16 +204,16 @@ def test_load_a_training_run_prefers_ema_weights_and_accepts_sampling_overrides(
     assert loaded.cfg_scale == 1.0 and loaded.sampler.steps == 2
     raw = DiTWorldModel.from_pretrained(tmp_path / "run", ema=False, text_encoder=hash_text_encoder)
     assert torch.equal(raw.state_dict()[key], world.state_dict()[key])
-    with pytest.raises(DreamplanError):
+    with pytest.raises(CheckpointError):
         DiTWorldModel.from_pretrained(tmp_path / "run", text_encoder=hash_text_encoder, frame_stride=2)
 
 
-def test_load_errors_are_dreamplan_errors(tmp_path, world):
-    with pytest.raises(DreamplanError):
+def test_load_errors_are_checkpoint_errors(tmp_path, world):
+    with pytest.raises(CheckpointError):
         DiTWorldModel.load(tmp_path / "nothing-here")
     world.save(tmp_path / "wm")
     (tmp_path / "wm" / "model.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(DreamplanError):
+    with pytest.raises(CheckpointError):
         DiTWorldModel.load(tmp_path / "wm")
 
 
@@ -221,7 +221,7 @@ def test_from_autoencoder_starts_stage_two_on_the_trained_compressor(tmp_path, h
     ae = VideoAutoencoder(channels=(8, 8, 8), latent_channels=4, image_size=16)
     ae.calibrate(_clips().reshape(-1, 16, 16, 3))
     ae.save(tmp_path / "ae")
-    model = DiTWorldModel.from_autoencoder(tmp_path / "ae", horizon=3, dit={"variant": "DiT-XS", "hidden_size": 32,
+    model = DiTWorldModel.from_autoencoder(tmp_path / "ae", horizon=3, dit={"variant": "h192-d4", "hidden_size": 32,
                                            "depth": 1, "num_heads": 2}, text_encoder=hash_text_encoder)
     for k, v in ae.state_dict().items():
         assert torch.equal(model.autoencoder.state_dict()[k], v)

@@ -1,0 +1,817 @@
+"""Write benchmarks/RESULTS.md, and the results tables of README.md, from the JSON results under benchmarks/results/.
+
+    python benchmarks/make_results.py            # (re)write both
+    python benchmarks/make_results.py --check    # exit 1 if either is out of date (writes nothing)
+
+No figure is typed here. Each eval run's configuration and the command that reproduces it are derived from the
+config it recorded (its eval_info.json): the component options it ran, the settings that differ from today's
+defaults of those options, suite, episodes and seeds. Files that are not eval runs (the benchmark scripts' JSON)
+get the command of the script that wrote them, built from what the JSON recorded where it can be.
+
+Which runs are tabulated, and where, is the registry below: every result file is either placed in a section or
+listed in LEFT_OUT with the reason (a configuration that no longer ships). A file in neither is tabulated under
+"Not yet sorted" and named on stdout, so a new result is never silently dropped. A README row whose result file does
+not exist yet reads "not measured yet" (and is named on stdout); no number stands in for it.
+
+Runs recorded before `agent.done_check` existed judged subgoal completion from the simulator (the agent then read
+it): their commands say `agent.done_check=simulator`, which does that now, and their rows say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
+README = ROOT / "README.md"
+REL = "benchmarks/results"
+
+# --------------------------------------------------------------------------------------------------------------------
+# Registry: where each result goes. Keys are paths under benchmarks/results/ (a run directory or a JSON file).
+
+SECTIONS = {
+    "defaults": ("Tabletop: the default stack",
+                 "`dreamplan run` and `dreamplan eval` with no overrides: VLM planner + shipped DiT (K = 4 clips per "
+                 "decision, the search keeps the best) + object-motion inverse dynamics. The agent sees the camera "
+                 "image, the instruction and the pusher's position; `agent.done_check=pixels` (the default) judges "
+                 "subgoal completion from the camera image, `agent.done_check=simulator` reads the simulator "
+                 "instead (a privileged ablation)."),
+    "oracles": ("Tabletop: oracles and baselines",
+                "Oracles read the simulator: `planner=scripted` (the task's reference plan of the live scene), "
+                "`videomodel=oracle` (the scripted expert carries the subgoal out in a copy of the simulator; its "
+                "clips are exact, so K = 1), `agent=expert` (the scripted expert on the reference plan). "
+                "`agent=bc` is behaviour cloning from the image and the instruction."),
+    "ablations": ("Tabletop: ablations of the default world model and inverse dynamics",
+                  "Single-step suite with the oracle planner (`planner=scripted`), so that only the DiT, the search "
+                  "and the inverse dynamics vary; two seed sets (`seed=0`: 1,000,000 on, `seed=20`: 1,000,020 on)."),
+}
+
+EVAL_RUNS = {  # run dir -> section, in table order
+    "tabletop/contract/single-pixels": "defaults",
+    "tabletop/contract/single-simulator": "defaults",
+    "tabletop/contract/long-pixels": "defaults",
+    "tabletop/contract/long-simulator": "defaults",
+    "tabletop/long-defaults-50": "defaults",
+    "tabletop/single/seeded-om": "oracles",
+    "tabletop/single/seed20-om": "oracles",
+    "tabletop/long-scripted-dit-om": "oracles",
+    "tabletop/single/seeded-oracle-om": "oracles",
+    "tabletop/single/seed20-oracle-om": "oracles",
+    "tabletop/single/oracle-video": "oracles",
+    "tabletop/baselines-long/oracle-video": "oracles",
+    "tabletop/baselines-long/vlm-oracle-video": "oracles",
+    "tabletop/baselines-long/expert": "oracles",
+    "tabletop/baselines-long/bc": "oracles",
+    "tabletop/single/seeded-long-bar": "ablations",
+    "tabletop/single/seed20-long-bar": "ablations",
+    "tabletop/single/seeded-om-nobar": "ablations",
+    "tabletop/single/seed20-om-nobar": "ablations",
+    "tabletop/single/seed20-om-k1-nosearch": "ablations",
+    "tabletop/single/seed20-om-uncond": "ablations",
+}
+PAIRED = ["tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json"]
+DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
+                   "decision_trace/dit-object-motion.json"]
+FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om"]
+METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scripted",
+                  "oracle video + learned invdyn": "metaworld-v3-oracle-invdyn",
+                  "DiT + learned invdyn": "metaworld-v3-dit-invdyn"}
+INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
+STANDALONE = ["planner_accuracy.json", "planner_accuracy_no_matching.json", "videomodel_speed.json",
+              "sim_speed.json", "detector_error.json", "text_separability.json", "metaworld_v3.json"]
+
+_OLD_DIT = "a world model no longer shipped"
+LEFT_OUT = {
+    "imagined_motion.json": "measured the DiT shipped before the current one and a run never shipped "
+                            "(runs/videomodel-tokens)",
+    "tabletop/long-vlm-dit-om": "the default stack's first 10 episodes per task; tabletop/long-defaults-50 ran the "
+                                "same configuration on 50",
+    "tabletop/baselines-long/full-learned": f"{_OLD_DIT} (before clips inside their subgoal), read by the CNN",
+    "tabletop/baselines-long/full-learned-nogate": f"{_OLD_DIT} (before the foreground-weighted loss)",
+    "tabletop/single/dit-k1": f"{_OLD_DIT} (before the foreground-weighted loss), samples unseeded",
+    "tabletop/single/dit-k1-nogate": f"{_OLD_DIT} (before the foreground-weighted loss), samples unseeded",
+    "tabletop/single/dit-old-k4": f"{_OLD_DIT} (before the foreground-weighted loss), samples unseeded",
+    "tabletop/single/dit-fg-k4": f"{_OLD_DIT} (runs/videomodel-fg), samples unseeded",
+    "tabletop/single/dit-fg8-k4": f"{_OLD_DIT} (runs/videomodel-fg8), samples unseeded",
+    "tabletop/single/dit-fg8-k4-nobar": f"{_OLD_DIT} (the one shipped before the current one), samples unseeded",
+    "tabletop/single/dit-tokens-k4": "a world model never shipped (runs/videomodel-tokens), samples unseeded",
+    "tabletop/single/dit-tokens-k4-nobar": "a world model never shipped (runs/videomodel-tokens), samples unseeded",
+    "tabletop/single/seeded-shipped-nobar": f"{_OLD_DIT} (the one shipped before the current one)",
+    "tabletop/single/seed20-prev-shipped-nobar": f"{_OLD_DIT} (the one shipped before the current one)",
+    "tabletop/single/seeded-tokens-nobar": "a world model never shipped (runs/videomodel-tokens)",
+    "tabletop/single/seeded-tokens-tracker-nobar": "a world model never shipped (runs/videomodel-tokens)",
+    "tabletop/single/seeded-tokens-viol1-nobar": "a world model never shipped (runs/videomodel-tokens)",
+    "tabletop/single/seeded-full-nobar": "an intermediate checkpoint of the shipped world model "
+                                         "(runs/videomodel-full, not shipped)",
+    "tabletop/single/seeded-full-tracker-nobar": "an intermediate checkpoint of the shipped world model "
+                                                 "(runs/videomodel-full, not shipped)",
+    "tabletop/single/seed20-full-nobar": "an intermediate checkpoint of the shipped world model "
+                                         "(runs/videomodel-full, not shipped)",
+    "tabletop/single/seeded-long-nobar": "the shipped world model read from its training run dir "
+                                         "(runs/videomodel-long), learned CNN, search bar off: superseded by the "
+                                         "same model from checkpoints/ (seeded-long-bar) and by object motion",
+    "tabletop/single/seed20-long-nobar": "the shipped world model read from its training run dir "
+                                         "(runs/videomodel-long), learned CNN, search bar off: superseded by the "
+                                         "same model from checkpoints/ (seed20-long-bar) and by object motion",
+    "tabletop/single/paired-seeded.json": "pairs world models no longer shipped against the current one",
+    "tabletop/single/paired-seed20.json": "pairs world models no longer shipped against the current one",
+    "tabletop/fidelity/dit": _OLD_DIT,
+    "tabletop/fidelity/dit-fg": f"{_OLD_DIT} (runs/videomodel-fg)",
+    "tabletop/fidelity/dit-fg8": _OLD_DIT,
+    "tabletop/fidelity/dit-tokens": "a world model never shipped (runs/videomodel-tokens)",
+}
+
+# The README's results table: (run dir, what the row is, the overrides it must have been run with). The overrides
+# are checked against the run's recorded config; a mismatch is reported and the recorded one is shown.
+README_ROWS = [  # (run dir, the stack it is -- shown only while the run is missing --, its overrides)
+    ("tabletop/contract/single-pixels", "defaults", "suite=tabletop-single"),
+    ("tabletop/contract/long-pixels", "defaults", "suite=tabletop-long"),
+    ("tabletop/contract/single-simulator", "defaults", "suite=tabletop-single agent.done_check=simulator"),
+    ("tabletop/contract/long-simulator", "defaults", "suite=tabletop-long agent.done_check=simulator"),
+    ("tabletop/single/seeded-om", "oracle planner",
+     "suite=tabletop-single planner=scripted agent.scorer.replay_penalty_per_cm=0 agent.done_check=simulator"),
+    ("tabletop/long-scripted-dit-om", "oracle planner",
+     "suite=tabletop-long planner=scripted episodes=10 agent.done_check=simulator"),
+    ("tabletop/single/seeded-oracle-om", "oracle planner + oracle video",
+     "suite=tabletop-single planner=scripted videomodel=oracle agent.num_samples=1 agent.done_check=simulator"),
+    ("tabletop/baselines-long/oracle-video", "oracle planner + oracle video + learned CNN",
+     "suite=tabletop-long planner=scripted videomodel=oracle invdyn=cnn_pretrained episodes=50 "
+     "agent.num_samples=1 agent.done_check=simulator"),
+    ("tabletop/baselines-long/expert", "oracle agent", "suite=tabletop-long agent=expert episodes=50"),
+]
+README_METAWORLD = "DiT + learned invdyn"
+
+# --------------------------------------------------------------------------------------------------------------------
+# Configurations: recorded config -> (description, command overrides)
+
+SHIPPED = {"planner", "videomodel", "invdyn-k4", "bc", "metaworld-invdyn-k8", "metaworld-videomodel"}
+
+
+def cls(node) -> str:
+    """The class a Hydra node builds ('DiTWorldModel' for 'videomodel.world_model.DiTWorldModel.from_pretrained')."""
+    parts = str((node or {}).get("_target_", "")).split(".")
+    return parts[-2] if len(parts) > 1 and parts[-1] in ("from_pretrained",) else parts[-1]
+
+
+def shipped_name(path) -> str | None:
+    p = Path(str(path or ""))
+    return p.name if p.parent.name == "checkpoints" and p.name in SHIPPED else None
+
+
+def choices(cfg: dict) -> tuple[dict, list[str]]:
+    """Config group options a recorded eval config ran, and overrides for what no option names (a model path)."""
+    agent, extra = cfg["agent"], []
+    metaworld = "MetaWorld" in str(cfg["env"].get("_target_", ""))
+    vm, inv = agent.get("video_model") or cfg.get("videomodel"), agent.get("invdyn") or cfg.get("invdyn")
+    out = {}
+    p = cls(agent.get("planner") or cfg.get("planner"))
+    out["planner"] = {"VLMPlanner": "vlm", "ScriptedPlanner": "scripted", "TaskTextPlanner": "task_text"}.get(p, p)
+    if p == "VLMPlanner" and shipped_name(agent.get("planner", {}).get("path")) != "planner":
+        extra.append(f"planner.path={agent['planner']['path']}")
+    v = cls(vm)
+    if v == "DiTWorldModel":
+        name = shipped_name(vm.get("path"))
+        out["videomodel"] = "dit_metaworld" if name == "metaworld-videomodel" else "dit_pretrained"
+        if name not in ("videomodel", "metaworld-videomodel"):
+            extra.append(f"videomodel.path={vm.get('path')}")
+    else:
+        out["videomodel"] = {"SimulatorOracle": "oracle", "MetaWorldOracle": "metaworld_oracle"}.get(v, v)
+    i = cls(inv)
+    if i == "InverseDynamicsCNN":
+        name = shipped_name(inv.get("path"))
+        out["invdyn"] = "metaworld" if name == "metaworld-invdyn-k8" else "cnn_pretrained"
+        if name not in ("invdyn-k4", "metaworld-invdyn-k8"):
+            extra.append(f"invdyn.path={inv.get('path')}")
+    else:
+        out["invdyn"] = {"ObjectMotionInverseDynamics": "object_motion", "PusherTracker": "tracker"}.get(i, i)
+    a = cls(agent)
+    out["agent"] = {"ImaginationAgent": "metaworld_imagine" if metaworld else "imagine", "ExpertAgent": "expert",
+                    "BCAgent": "bc", "MetaWorldExpertAgent": "metaworld_expert"}.get(a, a)
+    return out, extra
+
+
+def fmt_value(v) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if v is None:
+        return "null"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e6:
+            return str(v)
+        s = f"{v:g}"
+        return re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), s)
+    if isinstance(v, list):
+        return "[" + ",".join(fmt_value(x) for x in v) + "]"
+    return str(v)
+
+
+def leaves(node, prefix=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from leaves(v, f"{prefix}{k}.")
+    else:
+        yield prefix[:-1], node
+
+
+def same(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+    return a == b
+
+
+_compose_cache: dict = {}
+
+
+def _resolved(node):
+    """The config as plain data, every value that resolves resolved; one that cannot (e.g. `${env.max_step}` of an
+    option meant for the other env) is left out instead of failing the whole config."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(node, DictConfig):
+        out = {}
+        for key in node.keys():
+            try:
+                value = node._get_node(key)._dereference_node() if OmegaConf.is_interpolation(node, key) else node[key]
+                out[key] = _resolved(value) if isinstance(value, (DictConfig, ListConfig)) else (
+                    value._value() if hasattr(value, "_value") else value)
+            except Exception:  # an interpolation that does not resolve in this composition
+                continue
+        return out
+    if isinstance(node, ListConfig):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def compose_eval(overrides: tuple[str, ...]) -> dict:
+    if overrides not in _compose_cache:
+        from omegaconf import OmegaConf
+
+        from dreamplan.cli import compose
+
+        cfg = compose("eval", list(overrides))
+        container = _resolved(cfg)
+        container["_suite_tasks"] = list(cfg.suite.tasks)
+        _compose_cache[overrides] = container
+    return _compose_cache[overrides]
+
+
+class Derived:
+    """What an eval run was: its description, the overrides of `dreamplan eval` that reproduce it, and notes."""
+
+    def __init__(self, info: dict):
+        cfg = info["config"]
+        suite = cfg["suite"] if isinstance(cfg["suite"], str) else cfg["suite"]["name"]
+        self.suite = suite
+        picked, extra = choices(cfg)
+        default = compose_eval((f"suite={suite}",))
+        default_picked, _ = choices(default)
+        if cls(cfg["agent"]) != "ImaginationAgent":  # its planner, video model and inverse dynamics are unused
+            picked = {g: (o if g == "agent" else default_picked[g]) for g, o in picked.items()}
+            extra = []
+            policy = cfg["agent"].get("policy")
+            if policy and shipped_name(policy.get("path")) != "bc":
+                extra.append(f"agent.policy.path={policy.get('path')}")
+        groups = [f"{g}={o}" for g, o in picked.items() if o != default_picked[g]]
+        current = compose_eval((f"suite={suite}", *groups))
+        self.notes: list[str] = []
+        settings = []
+        agent, now_agent = cfg["agent"], current["agent"]
+        components = [("videomodel", agent.get("video_model") or cfg.get("videomodel"), current["videomodel"]),
+                      ("invdyn", agent.get("invdyn") or cfg.get("invdyn"), current["invdyn"])]
+        if cls(agent) == "ImaginationAgent":
+            for key, node, now in components:
+                settings += self._diff(key, node, now, skip={"_target_", "_convert_", "path", "device"})
+        skip_agent = {"_target_", "planner", "video_model", "invdyn", "policy", "text_encoder"}
+        settings += self._diff("agent", agent, now_agent, skip=skip_agent)
+        tabletop = cfg["env"].get("_target_", "").endswith("TabletopEnv")
+        self.legacy_done_check = (cls(agent) == "ImaginationAgent" and "done_check" not in agent
+                                  and "done_check" in now_agent and tabletop)
+        if self.legacy_done_check:
+            settings.append("agent.done_check=simulator")
+        self.done_check = agent.get("done_check", "simulator" if self.legacy_done_check else None)
+        settings += self._diff("env", cfg["env"], current["env"], skip={"_target_", "task", "camera"})
+        top = []
+        for key in ("episodes", "seed", "splits", "per_task"):
+            if key in cfg and not same(cfg[key], current.get(key)):
+                top.append(f"{key}={fmt_value(cfg[key])}")
+        tasks = info.get("tasks")
+        if tasks and list(tasks) != current["_suite_tasks"]:
+            top.append(f"tasks={fmt_value(list(tasks))}")
+        self.overrides = [f"suite={suite}", *groups, *extra, *top, *settings]
+        self.picked = picked
+        self.agent_cfg = agent
+
+    def _diff(self, prefix: str, recorded: dict, now: dict, skip: set) -> list[str]:
+        out = []
+        now_leaves = dict(leaves({k: v for k, v in (now or {}).items() if k not in skip}))
+        for key, value in leaves({k: v for k, v in (recorded or {}).items() if k not in skip}):
+            if key.endswith("_target_"):
+                continue
+            if key not in now_leaves:
+                if key == "done_check":
+                    continue
+                self.notes.append(f"recorded `{prefix}.{key}={fmt_value(value)}`, no longer an option")
+            elif not same(value, now_leaves[key]):
+                out.append(f"{prefix}.{key}={fmt_value(value)}")
+        return out
+
+    def command(self, out: str | None = None, info_cfg: dict | None = None) -> str:
+        parts = ["dreamplan eval", *self.overrides]
+        if info_cfg is not None:
+            if info_cfg.get("videos") is False:
+                parts.append("videos=false")
+            if info_cfg.get("attribute") is False and "planner" in info_cfg.get("agent", {}):
+                parts.append("attribute=false")
+        if out:
+            parts.append(f"out={out}")
+        return " ".join(parts)
+
+    def short_command(self) -> str:
+        return " ".join(["dreamplan eval", *self.overrides])
+
+    def describe(self) -> str:
+        a = self.agent_cfg
+        kind = cls(a)
+        if kind == "ExpertAgent":
+            return "scripted expert (oracle: reads the simulator)"
+        if kind == "MetaWorldExpertAgent":
+            return "Meta-World scripted policy (oracle: reads the state)"
+        if kind == "BCAgent":
+            return "behaviour cloning (image + instruction → actions)"
+        planner = {"vlm": "VLM planner", "scripted": "scripted planner (oracle)",
+                   "task_text": "task text as the one subgoal"}.get(self.picked["planner"], self.picked["planner"])
+        video = {"dit_pretrained": "DiT", "dit_metaworld": "Meta-World DiT", "oracle": "oracle video",
+                 "metaworld_oracle": "oracle video"}.get(self.picked["videomodel"], self.picked["videomodel"])
+        k = a.get("num_samples")
+        video += f" (K = {k})" if k else ""
+        invdyn = {"object_motion": "object motion", "cnn_pretrained": "learned CNN", "tracker": "pusher tracker",
+                  "metaworld": "learned CNN"}.get(self.picked["invdyn"], self.picked["invdyn"])
+        return f"{planner} + {video} + {invdyn}"
+
+    def completion(self) -> str:
+        if cls(self.agent_cfg) in ("ExpertAgent", "MetaWorldExpertAgent"):
+            return "simulator (oracle)"
+        if self.done_check is None:
+            return "—"
+        return f"{self.done_check}{'†' if self.legacy_done_check else ''}"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Formatting
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def rate(s: int, n: int) -> str:
+    return f"{s}/{n} ({pct(s / n)})" if n else "—"
+
+
+def ci(lo_hi) -> str:
+    lo, hi = lo_hi
+    return f"{100 * lo:.0f}–{100 * hi:.0f} %"
+
+
+def seeds_text(seeds: list[int]) -> str:
+    if not seeds:
+        return ""
+    return f"{seeds[0]:,}" if len(seeds) == 1 else f"{seeds[0]:,}–{seeds[-1]:,}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return out
+
+
+def code(s: str) -> str:
+    return f"`{s}`"
+
+
+def load(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Sections
+
+
+class Report:
+    def __init__(self):
+        self.missing: list[str] = []
+        self.warnings: list[str] = []
+        self.legacy = False
+
+    def eval_info(self, run: str) -> dict | None:
+        info = load(RESULTS / run / "eval_info.json")
+        if info is None:
+            self.missing.append(f"{REL}/{run}/eval_info.json")
+        return info
+
+    def eval_rows(self, runs: list[str]) -> list[str]:
+        rows = []
+        for run in runs:
+            info = self.eval_info(run)
+            if info is None:
+                expect = next((e for r, _, e in README_ROWS if r == run), None)
+                command = code(f"dreamplan eval {expect} out={REL}/{run}") if expect else ""
+                rows.append([f"`{REL}/{run}`", "", "", "**not measured yet**", "", "", "", command])
+                continue
+            d = Derived(info)
+            self.legacy |= d.legacy_done_check
+            s = info["summary"]["all"]
+            per_task = ", ".join(f"{t} {r['successes']}/{r['episodes']}" for t in info["tasks"]
+                                 if (r := info["summary"].get(t) or info["summary"].get(f"{t}/{info['splits'][0]}")))
+            spd = s.get("seconds_per_decision")
+            n_tasks = len(info["tasks"]) * len(info["splits"])
+            episodes = (f"{info['episodes_per_task']} × {n_tasks}, seeds {seeds_text(info['seeds'])}")
+            note = "; ".join(d.notes)
+            rows.append([d.describe(), d.completion(), episodes, f"**{rate(s['successes'], s['episodes'])}**",
+                         ci(s["ci95"]), per_task + (f" ({note})" if note else ""),
+                         f"{spd:.2f}" if spd else "—",
+                         code(d.command(f"{REL}/{run}", info["config"]))])
+        return rows
+
+    def eval_section(self, key: str, extra: list[str] = ()) -> list[str]:
+        title, intro = SECTIONS[key]
+        runs = [r for r, s in EVAL_RUNS.items() if s == key]
+        lines = [f"## {title}", "", intro, ""]
+        by_suite: dict[str, list[str]] = {}
+        for run in runs:
+            info = load(RESULTS / run / "eval_info.json")
+            suite = (Derived(info).suite if info else ("tabletop-long" if "long" in run else "tabletop-single"))
+            by_suite.setdefault(suite, []).append(run)
+        for suite, rs in by_suite.items():
+            lines += [f"**{suite}**", ""]
+            lines += table(["configuration", "completion", "episodes (per task × tasks, seeds)", "success",
+                            "95 % CI", "per task", "s / decision", "command"], self.eval_rows(rs))
+            lines.append("")
+        return lines + list(extra)
+
+    def paired(self) -> list[str]:
+        rows = []
+        for name in PAIRED:
+            d = load(RESULTS / name)
+            if d is None:
+                self.missing.append(f"{REL}/{name}")
+                continue
+            (base_label, base), *others = d.items()
+            for label, r in others:
+                args = " ".join(f"{lab}={v['run']}" for lab, v in others)
+                cmd = f"python benchmarks/paired_eval.py {base['run']} {args} --out {REL}/{name}"
+                rows.append([f"{label} (`{Path(r['run']).name}`) vs `{Path(base['run']).name}`",
+                             f"{r['successes']}/{r['episodes']} vs {base['successes']}/{base['episodes']}",
+                             f"{r['only_this']} / {r['only_baseline']}", f"{r['mcnemar_p']:.1g}", code(cmd)])
+        return ["Paired on the same episodes (exact McNemar test on the episodes only one of the two solves):", "",
+                *table(["runs", "successes", "solved only by the first / only by the second", "p", "command"],
+                       rows), ""]
+
+    def decision_traces(self) -> list[str]:
+        rows = []
+        for name in DECISION_TRACES:
+            d = load(RESULTS / name)
+            if d is None:
+                self.missing.append(f"{REL}/{name}")
+                continue
+            s = d["summary"]["all"]
+            overrides = list(d["overrides"])
+            # a trace that records no done_check ran before the option existed: the agent read the simulator
+            if "done_check" not in d and not any(o.startswith("agent.done_check=") for o in overrides):
+                overrides.append("agent.done_check=simulator")
+            cmd = (f"python benchmarks/decision_trace.py {' '.join(overrides)} --label {d['label']} "
+                   f"--episodes {d['episodes_per_task']} --seed {d['seed']}")
+            rows.append([" ".join(d["overrides"]) or "(defaults)", f"{s['success']}/{s['episodes']}",
+                         f"{s['decisions']}", f"{s['imagined_progress']:.2f}", f"{s['real_change_cm']:+.1f} cm",
+                         f"{pct(s['closer_by_1cm'])} / {pct(s['farther_by_1cm'])}", code(cmd)])
+        first = load(RESULTS / DECISION_TRACES[0]) or {"episodes_per_task": "?", "seed": 0}
+        return [f"Decision by decision (scripted planner, single-step, {first['episodes_per_task']} episodes per task "
+                f"at seeds {1_000_000 + first['seed']:,} on): "
+                "what the kept clip promised (its imagined progress toward the goal, 1 = there) against what the "
+                "executed actions did to the block's distance from its goal (read from the simulator for this "
+                "measurement only):", "",
+                *table(["overrides (besides planner=scripted)", "success", "decisions",
+                        "imagined progress of the kept clip",
+                        "real change of goal distance per decision", "decisions ≥ 1 cm closer / farther",
+                        "command"], rows), ""]
+
+    def fidelity(self) -> list[str]:
+        rows = []
+        for run in FIDELITY:
+            d = load(RESULTS / run / "fidelity.json")
+            if d is None:
+                self.missing.append(f"{REL}/{run}/fidelity.json")
+                continue
+            c, s = d["config"], d["summary"]["all"]
+            fake = {"agent": {"_target_": "x.ImaginationAgent", "video_model": c["videomodel"],
+                              "invdyn": c["invdyn"]}, "env": c["env"]}
+            picked, extra = choices(fake)
+            v = c["videomodel"]
+            desc = {"dit_pretrained": "DiT", "oracle": "oracle video (exact)"}.get(picked["videomodel"])
+            inv = {"object_motion": "object motion", "cnn_pretrained": "learned CNN"}.get(picked["invdyn"],
+                                                                                          picked["invdyn"])
+            cmd = (f"dreamplan fidelity videomodel={picked['videomodel']} invdyn={picked['invdyn']} "
+                   f"{' '.join(extra)} suite={c['suite']} episodes={c['episodes']} out={REL}/{run}")
+            viol = s["violations_per_clip"]
+            rows.append([f"{desc}, {v.get('horizon')} frames × {v.get('frame_stride')} steps; actions: {inv}",
+                         s["cases"], f"{s['psnr_db']:.1f}", f"{s['ssim']:.2f}", f"{s['block_error_cm']:.2f}",
+                         f"{viol['permanence']:.2f} / {viol['moved_without_contact']:.2f} / "
+                         f"{viol['interpenetration']:.2f}", pct(s["subgoal_reached"]),
+                         code(re.sub(" +", " ", cmd))])
+        return ["## Tabletop: imagination against the executed future", "",
+                "`dreamplan fidelity`: from single-step start states (evaluation seeds), the video model imagines one "
+                "clip, inverse dynamics reads its actions, they are executed in MuJoCo from the same state, and the "
+                "imagined frames are compared with the real ones. Block error: where the clip's last frame draws "
+                "the blocks against where they really end. Violations per clip: blocks that vanish or appear "
+                "(permanence), blocks moved with no contact, blocks drawn inside each other.", "",
+                *table(["video model; actions", "clips", "PSNR dB", "SSIM", "block error cm",
+                        "permanence / no-contact / interpenetration", "subgoal done by one clip", "command"], rows),
+                ""]
+
+    def planner(self) -> list[str]:
+        rows = []
+        for name in ("planner_accuracy.json", "planner_accuracy_no_matching.json"):
+            d = load(RESULTS / name)
+            if d is None:
+                self.missing.append(f"{REL}/{name}")
+                continue
+            splits = list(d["results"])
+            cmd = (f"python benchmarks/planner_accuracy.py --model {d['model']} --examples "
+                   f"{d['seeds']['examples_per_split']} --splits {','.join(splits)}"
+                   + ("" if d["instruction_matching"] else " --no-matching") + f" --out {REL}/{name}")
+            for split, r in d["results"].items():
+                rows.append([f"{'with' if d['instruction_matching'] else '**without**'} instruction matching",
+                             split, r["examples"], pct(r["exact"]), pct(r["subgoal"]), pct(r["refused"]),
+                             pct(r["blocks_seen"]), code(cmd)])
+        lat = load(RESULTS / "planner_accuracy.json") or {}
+        lat_txt = "; ".join(f"{x['threads']} thread{'s' if x['threads'] > 1 else ''}: median "
+                            f"{1000 * x['median_s']:.0f} ms" for x in lat.get("latency", []))
+        return ["## Planner", "",
+                f"The shipped tiny VLM (`{lat.get('model', 'checkpoints/planner')}`, "
+                f"{lat.get('parameters', 0) / 1e6:.1f} M parameters) against the reference plans, on evaluation "
+                "seeds; `train` is the training phrasings in fresh scenes, `paraphrase` held-out phrasings, "
+                "`combo` held-out (block, placement) pairs, `crowded` six blocks. `planner=vlm` first matches an "
+                "unseen phrasing to the nearest training phrasing (`planner.match_instructions=true`).", "",
+                *table(["planner", "split", "examples", "exact plans", "subgoals right", "refused",
+                        "blocks listed right", "command"], rows), "",
+                f"One plan at a time: {lat_txt}.", ""]
+
+    def invdyn(self) -> list[str]:
+        path = ROOT / INVDYN_EVAL
+        d = load(path)
+        if d is None:
+            self.missing.append(INVDYN_EVAL)
+            return []
+        one = d["one_step"]
+        rows = [[t, pct(r["expert"]), f"{pct(r['invdyn'])} ({r['invdyn_steps']:.0f} steps)",
+                 f"{pct(r['tracker'])} ({r['tracker_steps']:.0f} steps)" if "tracker" in r else "—"]
+                for t, r in d["replay"].items()]
+        cmd = (f"python benchmarks/invdyn_eval.py --checkpoint {Path(INVDYN_EVAL).parent} --episodes {d['episodes']} "
+               f"--seed {d['seed']} --val-data {one['data']}" + (" --tracker" if "tracker" in d["random_action_mae"]
+                                                                 else "") + f" --out {INVDYN_EVAL}")
+        return ["## Inverse dynamics", "",
+                f"The shipped learned CNN (`{Path(INVDYN_EVAL).parent}`, k = {d['model']['frame_stride']} actions per "
+                f"pair of frames; its evaluation is kept beside it, `{INVDYN_EVAL}`): mean action error "
+                f"{1000 * one['mae_m']:.1f} mm per step on {one['windows']} held-out windows (`{one['data']}`). "
+                "Replay: the expert's true future frames (a perfect world model and "
+                f"planner) read by the model, {d['episodes']} evaluation episodes per task, beside the expert and the "
+                f"classical pusher tracker (`{cmd}`):", "",
+                *table(["task", "expert", "learned CNN", "pusher tracker"], rows), ""]
+
+    def speed(self) -> list[str]:
+        lines = ["## Speed (CPU)", ""]
+        d = load(RESULTS / "videomodel_speed.json")
+        if d is None:
+            self.missing.append(f"{REL}/videomodel_speed.json")
+        else:
+            rows = [[r["threads"], r["sampler_steps"], r["cfg_scale"], r["K"], f"{r['seconds_per_call']:.2f}",
+                     f"{r['seconds_per_clip']:.2f}"] for r in d["rows"]]
+            lines += [f"The shipped world model (`{d['model']}`, {d['dit_parameters'] / 1e6:.1f} M DiT parameters, "
+                      f"{d['tokens_per_clip']} tokens per clip), `imagine(image, subgoal, K)`, median of "
+                      f"{d['repeats']} calls (`python benchmarks/videomodel_speed.py --model {d['model']} --repeats "
+                      f"{d['repeats']} --seed {d['seed']} --out {REL}/videomodel_speed.json`); the shipped "
+                      "configuration samples 8 Euler steps with CFG 2:", "",
+                      *table(["threads", "sampler steps", "CFG scale", "K", "s per call", "s per clip"], rows), ""]
+        d = load(RESULTS / "sim_speed.json")
+        if d is None:
+            self.missing.append(f"{REL}/sim_speed.json")
+        else:
+            rows = [[f"{size}×{size}", f"{r['env_steps_per_s']:.0f}", f"{r['raw_steps_per_s']:.0f}",
+                     f"{r['ratio']:.2f}"] for size, r in d["speed"].items()]
+            lines += [f"The simulator (MuJoCo {d['mujoco']}; `python benchmarks/sim_speed.py "
+                      f"--episodes {d['episodes']} "
+                      f"--steps {d['steps']} --seed {d['seed']} --out {REL}/sim_speed.json`): env steps per second "
+                      "with a camera frame each, beside raw `mj_step` + renderer on the same scene:", "",
+                      *table(["image", "env steps/s", "raw steps/s", "ratio"], rows), "",
+                      f"The scripted expert (oracle) on training-split seeds 0–{d['episodes'] - 1}: " + ", ".join(
+                          f"{t} {pct(r['success'])}" for t, r in d["expert"].items()) + ".", ""]
+        return lines
+
+    def perception(self) -> list[str]:
+        lines = []
+        d = load(RESULTS / "detector_error.json")
+        if d is None:
+            self.missing.append(f"{REL}/detector_error.json")
+        else:
+            e = d["error_cm"]
+            lines += ["## Block detector", "",
+                      "How far the block detector's positions (what the agent's pixel completion check and object "
+                      "motion read) are from the simulator's, on real camera frames of training-split scenes "
+                      f"(seeds {d['seeds'][0]}–{d['seeds'][1]}, at the start and after {d['steps']} expert steps; "
+                      f"`python benchmarks/detector_error.py --scenes {d['scenes']} --steps {d['steps']} "
+                      f"--out {REL}/detector_error.json`):", "",
+                      *table(["blocks", "missed", "mean", "median", "p95", "p99", "max"],
+                             [[d["blocks"], d["missed"], *(f"{e[k]:.2f} cm" for k in
+                                                           ("mean", "median", "p95", "p99", "max"))]]),
+                      "", f"`agent.done_margin` ({compose_eval(('suite=tabletop-single',))['agent']['done_margin']} m, "
+                      "configs/agent/imagine.yaml) is set from the p95.", ""]
+        d = load(RESULTS / "text_separability.json")
+        if d is None:
+            self.missing.append(f"{REL}/text_separability.json")
+        else:
+            rows = [[r["pair_kind"], "yes" if r["must_differ"] else "no", r["pairs"], f"{r['mean_cos']:.3f}",
+                     f"{r['max_cos']:.3f}", pct(r["share_at_least_as_close_as_median_paraphrase"])
+                     if r["share_at_least_as_close_as_median_paraphrase"] is not None else "—"] for r in d["rows"]]
+            lines += ["## Text conditioning of the world model", "",
+                      f"Cosine similarity of the pooled sentence embeddings ({d['encoder']}) of subgoals the DiT must "
+                      "tell apart, next to paraphrases it must treat alike (median training paraphrase pair: "
+                      f"{d['median_training_paraphrase_cos']:.3f}); why the shipped DiT also cross-attends to the "
+                      "token states (`dit.text_tokens: true`). "
+                      f"`python benchmarks/text_separability.py --out {REL}/text_separability.json`:", "",
+                      *table(["pair kind", "must differ", "pairs", "mean cos", "max cos",
+                              "as close as the median paraphrase"], rows), ""]
+        return lines
+
+    def metaworld_runs(self) -> dict:
+        runs = {}
+        for label, run in METAWORLD_RUNS.items():
+            info = self.eval_info(run)
+            if info is not None:
+                runs[label] = (run, info, Derived(info))
+        return runs
+
+    def metaworld(self) -> list[str]:
+        runs = self.metaworld_runs()
+        pub = load(RESULTS / "metaworld_v3.json")
+        if pub is None:
+            self.missing.append(f"{REL}/metaworld_v3.json")
+            pub = {"avdc_v2_published": {}}
+        avdc = pub["avdc_v2_published"].get("AVDC", {})
+        if not runs:
+            return []
+        first = next(iter(runs.values()))[1]
+        rows = []
+        for task in [*first["tasks"], "all"]:
+            row = [task if task != "all" else "**average**"]
+            for label, (run, info, d) in runs.items():
+                s = info["summary"].get(task)
+                row += [rate(s["successes"], s["episodes"]) if s else "—", ci(s["ci95"]) if s else "—"]
+            a = avdc.get("average" if task == "all" else task)
+            row.append(f"{a:.1f} %" if a is not None else "")
+            rows.append(row)
+        header = ["task"]
+        for label in runs:
+            header += [label, "95 % CI"]
+        header.append("AVDC, v2 (published)")
+        others = ", ".join(f"{k} {v['average']:.1f} %" for k, v in pub["avdc_v2_published"].items() if k != "AVDC")
+        cmds = [f"- {label}: `{d.command(f'{REL}/{run}', info['config'])}`" for label, (run, info, d) in runs.items()]
+        labels = " ".join(f"'{label}={REL}/{run}'" for label, (run, _, _) in runs.items())
+        return ["## Meta-World v3 (outside benchmark, AVDC's protocol)", "",
+                "11 tasks × 3 cameras × seeds 0–24 = 75 episodes per task, success if the env reports it within "
+                "500 "
+                "steps, at 64×64. Ours are Meta-World **v3** (metaworld 3.1.1, mujoco 3.3.0, in a venv of its own); "
+                "AVDC's published figures are on **v2** (their paper, table 1; baselines there: " + others + ").", "",
+                *table(header, rows), "", *cmds,
+                f"- this table's JSON: `python benchmarks/metaworld_table.py {labels} --out {REL}/metaworld_v3.json`",
+                ""]
+
+    def unsorted(self) -> list[str]:
+        known = set(EVAL_RUNS) | set(LEFT_OUT) | set(PAIRED) | set(DECISION_TRACES) | set(FIDELITY) \
+            | set(METAWORLD_RUNS.values()) | set(STANDALONE)
+        found = []
+        for p in sorted(RESULTS.rglob("*.json")):
+            rel = p.relative_to(RESULTS)
+            key = str(rel.parent) if p.name in ("eval_info.json", "fidelity.json") else str(rel)
+            if key not in known and key not in found:
+                found.append(key)
+        if not found:
+            return []
+        self.warnings += [f"not in the registry of make_results.py (tabulated under 'Not yet sorted'): {REL}/{k}"
+                          for k in found]
+        evals = [k for k in found if (RESULTS / k / "eval_info.json").is_file()]
+        lines = ["## Not yet sorted", "", "Results not yet placed in a section of benchmarks/make_results.py.", ""]
+        if evals:
+            lines += table(["configuration", "completion", "episodes (per task × tasks, seeds)", "success", "95 % CI",
+                            "per task", "s / decision", "command"], self.eval_rows(evals)) + [""]
+        lines += [f"- `{REL}/{k}`" for k in found if k not in evals] + [""]
+        return lines
+
+    # ---------------------------------------------------------------------------------------------------------------
+
+    def results_md(self) -> str:
+        body = [*self.eval_section("defaults"), *self.eval_section("oracles"),
+                *self.eval_section("ablations", [*self.paired(), *self.decision_traces()]),
+                *self.fidelity(), *self.planner(), *self.invdyn(), *self.perception(), *self.speed(), *self.metaworld(),
+                *self.unsorted()]
+        head = ["# Results", "",
+                "Generated by `python benchmarks/make_results.py` from the JSON under `benchmarks/results/` "
+                "(do not edit by hand). Every row names its configuration and the command that reproduces it; the "
+                "run directory named by `out=` holds the composed config, the seeds and every episode. Measured on "
+                "2 CPU cores. 95 % CI: Wilson interval. Evaluation seeds start at 1,000,000 and training data stays "
+                "below.", ""]
+        if self.legacy:
+            head += ["† completion read from the simulator: recorded before `agent.done_check` existed, when the "
+                     "agent read the simulator to decide that a subgoal was done; `agent.done_check=simulator` does "
+                     "that now (the commands say so).", ""]
+        head += [f"Results of configurations that no longer ship ({len(LEFT_OUT)} result files) are not tabulated; "
+                 "`benchmarks/make_results.py` lists them (LEFT_OUT) and git keeps their history.", ""]
+        return "\n".join(head + body).rstrip() + "\n"
+
+    def readme_table(self) -> str:
+        rows, legacy = [], False
+        for run, stack, expect in README_ROWS:
+            info = self.eval_info(run)
+            suite = expect.split()[0].removeprefix("suite=")
+            if info is None:
+                done = dict(o.split("=", 1) for o in expect.split()).get("agent.done_check", "pixels")
+                rows.append([stack, suite, done, "**not measured yet**", "", code(f"dreamplan eval {expect}")])
+                continue
+            d = Derived(info)
+            legacy |= d.legacy_done_check
+            if sorted(d.overrides) != sorted(expect.split()):
+                self.warnings.append(f"README row {run}: expected `{expect}`, the run recorded "
+                                     f"`{' '.join(d.overrides)}` (shown)")
+            s = info["summary"]["all"]
+            describe = d.describe()
+            if [o for o in d.overrides if not o.startswith("agent.done_check=")] == [f"suite={d.suite}"]:
+                describe = f"**defaults**: {describe}"
+            rows.append([describe, d.suite, d.completion(), f"**{rate(s['successes'], s['episodes'])}**",
+                         ci(s["ci95"]), code(d.short_command())])
+        lines = table(["stack", "suite", "completion", "success", "95 % CI", "command"], rows)
+        if legacy:
+            lines += ["", "† run before `agent.done_check` existed, when the agent read the simulator; "
+                          "`agent.done_check=simulator` does that now."]
+        return "\n".join(lines)
+
+    def readme_metaworld(self) -> str:
+        runs = self.metaworld_runs()
+        pub = load(RESULTS / "metaworld_v3.json") or {"avdc_v2_published": {}}
+        avdc = pub["avdc_v2_published"].get("AVDC", {}).get("average")
+        rows = []
+        for label, (run, info, d) in runs.items():
+            s = info["summary"]["all"]
+            rows.append([label, f"**{rate(s['successes'], s['episodes'])}**", ci(s["ci95"]),
+                         code(d.short_command())])
+        if avdc is not None:
+            rows.append(["AVDC (published, Meta-World v2)", f"{avdc:.1f} %", "", ""])
+        return "\n".join(table(["Meta-World v3, 11 tasks × 75 episodes", "success", "95 % CI", "command"], rows))
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"make_results: README.md has no {begin} ... {end} block")
+    return pattern.sub(lambda m: f"{begin}\n{content}\n{end}", text)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if RESULTS.md or README.md is out of date")
+    args = p.parse_args()
+    report = Report()
+    results = report.results_md()
+    readme_text = README.read_text()
+    readme = replace_block(replace_block(readme_text, "results", report.readme_table()), "metaworld",
+                           report.readme_metaworld())
+    for m in dict.fromkeys(report.missing):
+        print(f"missing (its rows read 'not measured yet'): {m}")
+    for w in dict.fromkeys(report.warnings):
+        print(f"warning: {w}")
+    stale = [path for path, new in ((RESULTS_MD, results), (README, readme))
+             if not path.is_file() or path.read_text() != new]
+    if args.check:
+        for path in stale:
+            print(f"out of date: {path.relative_to(ROOT)} (run python benchmarks/make_results.py)")
+        return 1 if stale else 0
+    from training.atomic import atomic_write
+
+    for path, new in ((RESULTS_MD, results), (README, readme)):
+        if path in stale:
+            atomic_write(path, new)
+            print(f"wrote {path.relative_to(ROOT)}")
+    left = [k for k in LEFT_OUT if (RESULTS / k).exists()]
+    print(f"left out as superseded ({len(left)} present): " + ", ".join(left))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The `dreamplan` command: `dreamplan COMMAND [hydra.overrides ...]`.
+
+Each command composes its Hydra config from configs/ (e.g. configs/record.yaml) with the overrides given on
+the command line, then runs. Errors a user can fix are printed as one line, `dreamplan: error: ...`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from dreamplan.paths import register_resolvers
+from sim.errors import DreamplanError
+from training.checkpoint import CheckpointError
+
+USER_ERRORS = (DreamplanError, CheckpointError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+USAGE = """usage: dreamplan COMMAND [key=value ...]
+       dreamplan run "group the blocks by color" [key=value ...]
+
+commands:
+{commands}
+
+Any config value can be overridden (Hydra syntax), e.g.
+  dreamplan record out=data/demo episodes=20 tasks=[push_to_corner] env.image_size=96
+  dreamplan record --cfg    print the composed config and exit
+  dreamplan eval suite=metaworld                        Meta-World v3, AVDC's protocol (needs the metaworld extra)
+"""
+
+
+def _record(cfg: DictConfig) -> None:
+    import functools
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    if cfg.env._target_ == "sim.metaworld.env.MetaWorldEnv":
+        return _record_metaworld(cfg)
+    from sim.record import ALL_TASKS, RecordJob, record
+
+    tasks = list(ALL_TASKS) if cfg.tasks == "all" else [cfg.tasks] if isinstance(cfg.tasks, str) else list(cfg.tasks)
+    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
+    env_cfg["split"] = cfg.split
+    job = RecordJob(out=cfg.out, tasks=tasks, split=cfg.split, episodes=cfg.episodes,
+                    episodes_per_shard=cfg.episodes_per_shard, seed=cfg.seed, workers=cfg.workers,
+                    env_factory=functools.partial(instantiate, env_cfg), env_config=env_cfg)
+    summary = record(job)
+    print(f"recorded {summary['episodes']} episodes in {summary['shards_total']} shards under {summary['out']} "
+          f"({summary['shards_written']} shards written now)")
+
+
+def _record_metaworld(cfg: DictConfig) -> None:
+    """dreamplan record env=metaworld: scripted Meta-World demos (configs/record/metaworld.yaml)."""
+    import functools
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from sim.metaworld import AVDC_TASKS, require_metaworld
+
+    require_metaworld()  # the one-line install hint, before anything is built
+    from sim.metaworld.record import MetaWorldRecordJob, record_metaworld
+
+    tasks = list(AVDC_TASKS) if cfg.tasks in ("all", "metaworld") else [cfg.tasks] if isinstance(cfg.tasks, str) else list(cfg.tasks)
+    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
+    job = MetaWorldRecordJob(out=cfg.out, tasks=tasks, cameras=list(cfg.cameras), episodes=cfg.episodes, seed=cfg.seed,
+                             env_factory=functools.partial(instantiate, env_cfg), env_config=env_cfg)
+    summary = record_metaworld(job)
+    n = len(summary["tasks"]) * len(summary["cameras"]) * summary["episodes_per_camera"]
+    print(f"recorded {n} Meta-World episodes in {summary['shards_total']} shards under {summary['out']} "
+          f"({summary['shards_written']} shards written now; {len(summary['failed_seeds_skipped_now'])} failed demos skipped)")
+
+
+def _without_group(overrides: list[str], group: str) -> list[str]:
+    """The overrides minus those of config group `group` (its choice and its keys): they were meant for the
+    component the oracle replaces, and the oracle's config may not have those keys."""
+    def key(o: str) -> str:
+        return o.split("=", 1)[0].lstrip("+~")
+    return [o for o in overrides if key(o) != group and not key(o).startswith(f"{group}.")]
+
+
+def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
+    import time
+
+    from omegaconf import OmegaConf
+
+    from dreamplan.evaluate import EvalJob, evaluate, select_tasks
+
+    if str(cfg.env._target_).startswith("sim.metaworld."):
+        from sim.metaworld import require_metaworld
+
+        require_metaworld()  # the one-line install hint, not a worker's traceback
+    agent_name = cfg.agent._target_.rsplit(".", 1)[-1]
+    out = cfg.out or f"runs/eval/{cfg.suite.name}-{agent_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    container = OmegaConf.to_container(cfg, resolve=True)
+    swaps = {}
+    if cfg.attribute and "planner" in cfg.agent:
+        for component, oracle in cfg.oracles.items():
+            swapped = compose("eval", [*_without_group(overrides, component), f"{component}={oracle}"])
+            if OmegaConf.to_container(swapped[component]) != OmegaConf.to_container(cfg[component]):
+                swaps[component] = OmegaConf.to_container(swapped.agent, resolve=True)
+    job = EvalJob(env=container["env"], agent=container["agent"], tasks=select_tasks(container["suite"], cfg.tasks),
+                  splits=list(cfg.splits), episodes=cfg.episodes, seed=cfg.seed, out=out, videos=cfg.videos,
+                  frame_stride=cfg.frame_stride, swaps=swaps, seed_base=cfg.seed_base,
+                  known_splits=tuple(container["suite"]["splits"]), per_task=cfg.per_task)
+    evaluate(job, workers=cfg.workers, config=container)
+    print((Path(out) / "results.md").read_text())
+    print(f"wrote {out}/eval_info.json, results.md" + (", videos/" if cfg.videos else ""))
+
+
+def _fidelity(cfg: DictConfig) -> None:
+    import time
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from dreamplan.evaluate import select_tasks
+    from dreamplan.fidelity import fidelity_table, run_fidelity
+    from dreamplan.protocols import close_all
+
+    out = cfg.out or f"runs/fidelity/{cfg.videomodel._target_.rsplit('.', 1)[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    env, video_model, invdyn = instantiate(cfg.env), instantiate(cfg.videomodel), instantiate(cfg.invdyn)
+    try:
+        summary = run_fidelity(env, video_model, invdyn, select_tasks(OmegaConf.to_container(cfg.suite), cfg.tasks),
+                               cfg.episodes, cfg.seed, out,
+                               config=OmegaConf.to_container(cfg, resolve=True))
+    finally:
+        close_all(video_model, invdyn, env)
+    print(fidelity_table(summary))
+    print(f"wrote {out}/fidelity.json, fidelity.md")
+
+
+def _run(cfg: DictConfig) -> None:
+    from hydra.utils import instantiate
+
+    from dreamplan.protocols import close_all
+    from dreamplan.run import run_instruction
+
+    env, agent = instantiate(cfg.env), instantiate(cfg.agent)
+    try:
+        result = run_instruction(env, agent, cfg.instruction, cfg.seed, cfg.out, cfg.videomodel.frame_stride)
+    finally:
+        close_all(agent, env)
+    if not result["success"]:
+        raise SystemExit(1)
+
+
+def _report(cfg: DictConfig) -> None:
+    from dreamplan.report import write_report
+
+    print(f"wrote {write_report(cfg.run_dir, cfg.out, cfg.max_videos)}")
+
+
+class Command(NamedTuple):
+    config: str  # config name under configs/
+    target: str  # "module:function" taking the composed DictConfig; imported only when the command runs
+    help: str
+    positional: str | None = None  # config key a bare argument sets: `dreamplan report runs/x` = report run_dir=runs/x
+
+
+COMMANDS: dict[str, tuple] = {
+    "run": ("run", "dreamplan.cli:_run", "carry out one instruction with the whole stack; mp4 of imagined vs real",
+            "instruction"),
+    "record": ("record", "dreamplan.cli:_record", "record scripted-expert episodes to HDF5 shards"),
+    "train invdyn": ("train/invdyn", "invdyn.train:main", "train the inverse-dynamics model (resumes from run_dir)"),
+    "train autoencoder": ("train/autoencoder", "videomodel.train:train_autoencoder", "train the video model's frame autoencoder"),
+    "train videomodel": ("train/videomodel", "videomodel.train:train_videomodel", "train the video DiT on compressor latents"),
+    "train bc": ("train/bc", "dreamplan.train_bc:main", "train the behaviour-cloning baseline (resumes from run_dir)"),
+    "train planner": ("train/planner", "planner.train_planner:main", "train the tiny VLM subgoal planner (resumes from run_dir)"),
+    "eval": ("eval", "dreamplan.cli:_eval", "run the agent on fixed evaluation seeds; table, JSON, videos"),
+    "fidelity": ("fidelity", "dreamplan.cli:_fidelity", "imagined vs physically executed clips: PSNR, SSIM, physics"),
+    "report": ("report", "dreamplan.cli:_report", "self-contained HTML page of one or many eval runs", "run_dir"),
+}
+
+
+def _load(spec: str) -> Callable[[DictConfig], None]:
+    import importlib
+
+    module, func = spec.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+
+def _override(arg: str, positional: str | None) -> str:
+    """A Hydra override; a bare word (no '=') sets the command's positional key, quoted so spaces survive."""
+    if "=" in arg.split(" ")[0] or arg.startswith(("+", "~")):
+        return arg
+    if positional is None:
+        raise UserError(f"unexpected argument {arg!r}: give overrides as key=value")
+    escaped = arg.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{positional}='{escaped}'"
+
+
+def compose(config_name: str, overrides: list[str]) -> DictConfig:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_resolvers()
+    try:
+        with initialize_config_module("configs", version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as e:
+        raise UserError(f"bad config or override: {str(e).splitlines()[0]}") from None
+
+
+def _root_cause(e: BaseException) -> BaseException:
+    while isinstance(e, InstantiationException) and e.__cause__ is not None:
+        e = e.__cause__
+    return e
+
+
+def _one_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        listing = "\n".join(f"  {name:22s}{c.help}   (configs/{c.config}.yaml)"
+                            for name, c in ((n, Command(*t)) for n, t in COMMANDS.items()))
+        print(USAGE.format(commands=listing))
+        return 0
+    # two-word commands ("train invdyn") take their second word from argv too
+    two = " ".join(argv[:2])
+    command, args = (two, argv[2:]) if two in COMMANDS else (argv[0], argv[1:])
+    if command not in COMMANDS:
+        print(f"dreamplan: error: unknown command {command!r} (known: {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    spec = Command(*COMMANDS[command])
+    show = "--cfg" in args
+    try:
+        overrides = [_override(a, spec.positional) for a in args if a != "--cfg"]
+        run = _load(spec.target)
+        config_name = spec.config
+        cfg = compose(config_name, overrides)
+        if show:
+            from omegaconf import OmegaConf
+
+            print(OmegaConf.to_yaml(cfg))
+            return 0
+        if "overrides" in inspect.signature(run).parameters:  # commands that re-compose variants of their config
+            run(cfg, overrides=overrides)
+        else:
+            run(cfg)
+    except (UserError, *USER_ERRORS) as e:
+        # Anything else is a bug and keeps its traceback.
+        print(f"dreamplan: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except InstantiationException as e:  # Hydra wraps what a component's constructor raised
+        cause = _root_cause(e)
+        if not isinstance(cause, USER_ERRORS):
+            raise
+        print(f"dreamplan: error: {_one_line(cause)}", file=sys.stderr)
+        return 2
+    except OmegaConfBaseException as e:  # e.g. a mandatory value (???) left unset
+        print(f"dreamplan: error: bad config: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dreamplan: interrupted (finished shards and checkpoints are kept; re-run to resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""Planning evaluation: N episodes per task and split on fixed evaluation seeds, in parallel workers.
+
+Writes into the run directory:
+  eval_info.json   config, seeds, one record per episode, and per task/split aggregates
+  results.md       the per-task table (success with a 95 % Wilson interval, per-subgoal success, steps, time)
+  videos/*.mp4     per episode: imagined frames (top) over real frames (bottom)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import multiprocessing.util
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from dreamplan.episode import play, run_episode, start
+from dreamplan.protocols import close_all
+from sim.errors import DreamplanError
+from sim.metaworld import AVDC_TASKS
+from sim.tasks import EVAL_SEED_BASE, SPLITS, TASKS
+from training.atomic import atomic_path, atomic_write
+
+KNOWN_TASKS = {"tabletop": tuple(TASKS), "metaworld": AVDC_TASKS}  # per suite family (configs/suite/*.yaml)
+
+
+def select_tasks(suite: dict, tasks: list[str] | None) -> list[str]:
+    """The suite's tasks, or the given ones if all belong to it; a one-line error names what does not."""
+    for t in suite["tasks"]:
+        if t not in KNOWN_TASKS[suite["family"]]:
+            raise DreamplanError(f"suite {suite['name']!r} lists unknown task {t!r}")
+    if tasks is None:
+        return list(suite["tasks"])
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
+    unknown = [t for t in tasks if t not in suite["tasks"]]
+    if unknown:
+        raise DreamplanError(f"task {unknown[0]!r} is not in suite {suite['name']!r} (its tasks: "
+                             f"{', '.join(suite['tasks'])}; other suites: suite=tabletop|tabletop-single|"
+                             f"tabletop-long|metaworld)")
+    return tasks
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a success rate (scipy's), at z = 1.96 (the tables' "95 %"); (0, 1) when n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    from scipy.stats import binomtest, norm
+
+    ci = binomtest(successes, n).proportion_ci(confidence_level=2 * norm.cdf(z) - 1, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def comparison_video(episode, frame_stride: int, scale: int = 2) -> np.ndarray:
+    """[steps+1, 2H*scale, W*scale, 3]: the imagined frame for each moment on top, the real one below."""
+    real = np.stack(episode.frames)
+    imagined = np.zeros_like(real)
+    for start, clip in episode.imagined:
+        for t in range(start, len(real)):
+            j = min(len(clip) - 1, max(0, math.ceil((t - start) / frame_stride) - 1))
+            imagined[t] = clip[j]
+    both = np.concatenate([imagined, real], axis=1)
+    return both.repeat(scale, axis=1).repeat(scale, axis=2)
+
+
+@dataclass
+class EvalJob:
+    env: dict  # Hydra config of the env
+    agent: dict  # Hydra config of the agent (with its planner / video model / inverse dynamics)
+    tasks: list[str]
+    splits: list[str]
+    episodes: int
+    seed: int
+    out: str
+    videos: bool = True
+    frame_stride: int = 4
+    # failure attribution: component -> the agent config with that one component swapped for its oracle
+    swaps: dict[str, dict] = field(default_factory=dict)
+    seed_base: int = EVAL_SEED_BASE  # episode i runs seed_base + seed + i (Meta-World/AVDC: seed_base 0)
+    known_splits: tuple[str, ...] = SPLITS
+    per_task: bool = False  # also a row per task over all its splits
+
+    def episodes_to_run(self) -> list[tuple[str, str, int]]:
+        return [(task, split, self.seed_base + self.seed + i) for task in self.tasks for split in self.splits
+                for i in range(self.episodes)]
+
+
+worker_state: dict = {}  # this process's job, env and agents (filled by a worker's initializer, emptied when it closes)
+
+
+def _init_worker(job: EvalJob) -> None:
+    import torch
+    from hydra.utils import instantiate
+
+    torch.set_num_threads(1)  # one core per worker process
+    agents = {"main": instantiate(job.agent)} | {k: instantiate(v) for k, v in job.swaps.items()}
+    worker_state.update(job=job, env=instantiate(job.env), agents=agents)
+    # a pool worker that exits normally (pool.close + join) runs this; the main process at interpreter exit
+    multiprocessing.util.Finalize(None, _close_worker, exitpriority=10)
+
+
+def _close_worker() -> None:
+    close_all(*worker_state.get("agents", {}).values(), worker_state.get("env"))
+    worker_state.clear()
+
+
+def _attribute(spec: tuple[str, str, int]) -> dict[str, bool]:
+    """Re-run a failed episode once per swap: which oracle, put in place of its component, fixes it?"""
+    task, split, seed = spec
+    env, agents = worker_state["env"], worker_state["agents"]
+    fixed = {}
+    for component in worker_state["job"].swaps:
+        try:
+            fixed[component] = play(env, agents[component], seed, {"task": task, "split": split})[0].success
+        except Exception:  # noqa: BLE001 -- a crash is a failure here too
+            fixed[component] = False
+    return fixed
+
+
+def _run_one(spec: tuple[str, str, int]) -> dict:
+    import imageio.v3 as iio
+
+    task, split, seed = spec
+    job, env, agent = worker_state["job"], worker_state["env"], worker_state["agents"]["main"]
+    obs, info = start(env, seed, {"task": task, "split": split})
+    t0 = time.perf_counter()
+    try:
+        episode = run_episode(env, obs, agent, info["instruction"])
+        error = None
+    except Exception as e:  # noqa: BLE001 -- a crash is a failed episode, recorded with its reason
+        episode, error = None, f"{type(e).__name__}: {e}"
+    wall = time.perf_counter() - t0
+    reached = env.unwrapped.subgoal_progress
+    record = {
+        "task": task, "split": split, "seed": seed, "instruction": info["instruction"],
+        "reference_subgoals": info["subgoals"],
+        "success": bool(episode.success) if episode else False,
+        "subgoal_success": float(np.mean(reached)) if len(reached) else 0.0,
+        "steps": episode.steps if episode else 0,
+        "wall_s": wall,
+        "timings": dict(episode.timings) if episode else {},
+        "subgoals": episode.subgoals if episode else [],
+        "replans": episode.replans if episode else 0,
+        "decisions": len(episode.imagined) if episode else 0,  # imagine -> score -> act cycles
+        "failure": (episode.failure if episode else error),
+        "final_state": [round(float(v), 5) for v in env.unwrapped.state_vector()],  # pusher xy, then per block
+    }
+    if job.videos and episode is not None:
+        path = Path(job.out) / "videos" / f"{task}-{split}-{seed}.mp4"
+        with atomic_path(path) as tmp:
+            iio.imwrite(tmp, comparison_video(episode, job.frame_stride), fps=20, codec="libx264", macro_block_size=1)
+        record["video"] = str(path.relative_to(job.out))
+    if job.swaps and not record["success"]:
+        record["fixed_by"] = _attribute(spec)
+    return record
+
+
+DECISION_COMPONENTS = ("imagine", "invdyn", "score")
+
+
+def aggregate(records: list[dict], per_task: bool = False) -> dict:
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(f"{r['task']}/{r['split']}", []).append(r)
+    if per_task:
+        for r in records:
+            groups.setdefault(r["task"], []).append(r)
+    groups["all"] = records
+    out = {}
+    for key, rs in groups.items():
+        n, s = len(rs), sum(r["success"] for r in rs)
+        lo, hi = wilson_interval(s, n)
+        components = sorted({c for r in rs for c in r["timings"]})
+        out[key] = {
+            "episodes": n, "successes": s, "success_rate": s / n, "ci95": [lo, hi],
+            "subgoal_success": float(np.mean([r["subgoal_success"] for r in rs])),
+            "mean_steps": float(np.mean([r["steps"] for r in rs])),
+            "mean_wall_s": float(np.mean([r["wall_s"] for r in rs])),
+            "seconds_per_episode": {c: float(np.mean([r["timings"].get(c, 0.0) for r in rs])) for c in components},
+        }
+        decisions = sum(r["decisions"] for r in rs)
+        if decisions:  # what one receding-horizon decision costs: imagine K clips, read actions, score them
+            spent = sum(r["timings"].get(c, 0.0) for r in rs for c in DECISION_COMPONENTS)
+            out[key]["seconds_per_decision"] = spent / decisions
+        failed = [r for r in rs if "fixed_by" in r]
+        if failed:
+            out[key]["failures_fixed_by_oracle"] = {c: sum(r["fixed_by"][c] for r in failed) for c in failed[0]["fixed_by"]}
+            out[key]["failures_fixed_by_none"] = sum(not any(r["fixed_by"].values()) for r in failed)
+    return out
+
+
+def results_table(summary: dict) -> str:
+    lines = ["| task / split | success | 95 % CI | subgoals reached | steps | s/episode | time by component |",
+             "|---|---|---|---|---|---|---|"]
+    for key, a in summary.items():
+        parts = ", ".join(f"{c} {v:.2f}" for c, v in a["seconds_per_episode"].items())
+        if "seconds_per_decision" in a:
+            parts += f"; {a['seconds_per_decision']:.2f} per decision"
+        lines.append(f"| {'**all**' if key == 'all' else key} | {a['successes']}/{a['episodes']} ({a['success_rate']:.0%}) "
+                     f"| {a['ci95'][0]:.0%}–{a['ci95'][1]:.0%} | {a['subgoal_success']:.0%} | {a['mean_steps']:.0f} "
+                     f"| {a['mean_wall_s']:.1f} | {parts} |")
+    attributed = {k: a for k, a in summary.items() if "failures_fixed_by_oracle" in a}
+    if attributed:
+        comps = list(next(iter(attributed.values()))["failures_fixed_by_oracle"])
+        lines += ["", "Failure attribution: failed episodes re-run with one component swapped for its oracle.", "",
+                  "| task / split | failures | " + " | ".join(f"fixed by oracle {c}" for c in comps) + " | fixed by none |",
+                  "|---|---|" + "---|" * (len(comps) + 1)]
+        for key, a in attributed.items():
+            n = a["episodes"] - a["successes"]
+            lines.append(f"| {key} | {n} | " + " | ".join(str(a["failures_fixed_by_oracle"][c]) for c in comps)
+                         + f" | {a['failures_fixed_by_none']} |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict:
+    for split in job.splits:
+        if split not in job.known_splits:
+            raise DreamplanError(f"unknown split {split!r} (known: {', '.join(job.known_splits)})")
+    if job.episodes < 1:
+        raise DreamplanError(f"episodes must be at least 1, got {job.episodes}")
+    out = Path(job.out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = job.episodes_to_run()
+    records: list[dict] = []
+    if workers <= 1:
+        _init_worker(job)
+        try:
+            for spec in tqdm(specs, desc="eval", unit="ep"):
+                records.append(_run_one(spec))
+        finally:
+            _close_worker()
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+            for r in tqdm(pool.imap(_run_one, specs), total=len(specs), desc="eval", unit="ep"):
+                records.append(r)
+            pool.close()  # let the workers exit (and close what they hold) instead of being terminated
+            pool.join()
+    summary = aggregate(records, job.per_task)
+    info = {"config": config or {}, "tasks": job.tasks, "splits": job.splits, "episodes_per_task": job.episodes,
+            "seeds": sorted({r["seed"] for r in records}), "summary": summary, "episodes": records}
+    atomic_write(out / "eval_info.json", json.dumps(info, indent=2))
+    (out / "results.md").write_text(results_table(summary))
+    return info
