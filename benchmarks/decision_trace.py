@@ -25,9 +25,9 @@ from hydra.utils import instantiate
 
 import sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 from dreamplan.cli import compose
+from dreamplan.episode import run_episode, start
 from dreamplan.search import ClipScorer
 from sim.targets import Subgoal
-from training.rng import seed_everything
 
 TASKS = ("push_to_corner", "push_next_to", "push_to_center")
 
@@ -51,12 +51,11 @@ class GoalDistance(gymnasium.Wrapper):
 
 
 def trace_episode(env, agent, scorer: ClipScorer, task: str, seed: int) -> dict:
-    env.reset(seed=seed, options={"task": task, "split": "train"})
-    seed_everything(seed)
+    obs, info = start(env, seed, {"task": task, "split": "train"})
     target = env.subgoals[0]
     scored = Subgoal(target.text, target)
     traced = GoalDistance(env, target)
-    episode = agent.run(traced)
+    episode = run_episode(traced, obs, agent, info["instruction"])
     starts = [s for s, _ in episode.imagined] + [episode.steps]
     decisions = []
     for (start, clip), end in zip(episode.imagined, starts[1:]):

@@ -165,7 +165,7 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, tuple] = {
-    "run": ("run", "dreamplan.cli:_run", "carry out one instruction with the whole stack; mp4 of imagined vs real",
+    "run": ("run", "dreamplan.cli:_run", "carry out one instruction with the whole stack; a video of imagined vs real",
             "instruction"),
     "record": ("record", "dreamplan.cli:_record", "record scripted-expert episodes to HDF5 shards"),
     "train invdyn": ("train/invdyn", "invdyn.train:main", "train the inverse-dynamics model (resumes from run_dir)"),

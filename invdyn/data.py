@@ -3,7 +3,7 @@
 Same windows as `sim.dataset.WindowDataset(horizon=1, stride=k)` (one per step of every reached subgoal segment;
 past the segment's end the last frame repeats, actions are zero and `action_mask` is False), plus `context`
 earlier frames (clamped at the episode's first frame). Episodes are read into memory once: reading single
-frames out of the HDF5 shards costs ~10 ms per window, far slower than a training step.
+frames out of the HDF5 shards window by window is far slower than a training step.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ a directory AutoProcessor / AutoModelForImageTextToText (and planner.vlm_planner
 
 Besides the answer's next-token loss, training has an auxiliary perception loss: a linear probe on the image
 tokens the decoder reads names, for every patch, the block whose top face centre lies in it (or none). The
-answer loss alone reaches the vision tower weakly, through the decoder; trained from scratch on 64-px scenes it
-learned to list the blocks right in only 15 % of scenes. The probe is training-only: the export is the VLM alone.
+answer loss alone reaches the vision tower weakly, through the decoder, too weakly for a tower trained from
+scratch on 64-px scenes to learn to tell which blocks are there. The probe is training-only: the export is the
+VLM alone.
 
     run_dir/processor/   tokenizer + image processor, trained/built once (a resumed run reuses them)
     run_dir/checkpoints/ training.Trainer checkpoints (safetensors weights, optimizer, RNG states)
@@ -126,7 +127,7 @@ class PlannerTraining(nn.Module):
         logits, where = out_probe[:, :-2], out_probe[:, -2:]
         classes = patch_labels.flatten()
         ce = nn.functional.cross_entropy(logits, classes, reduction="none")
-        block = classes > 0  # ~6 % of patches: averaged apart so that "none" does not swamp them
+        block = classes > 0  # few patches hold a block centre: averaged apart so that "none" does not swamp them
         if block.any():
             offsets = nn.functional.smooth_l1_loss(where[block], patch_offsets.flatten(0, 1)[block], beta=0.1)
             perception = (ce[block].mean() + ce[~block].mean()) / 2 + 4 * offsets

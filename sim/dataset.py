@@ -210,8 +210,8 @@ class WindowDataset:
     the subgoal is done) with zero actions, flagged by `action_mask`, so short segments are not dropped.
     Items are dicts of numpy arrays (a torch DataLoader collates them as is):
       frames [T+1, H, W, 3] uint8, actions [T, k, 2] float32, action_mask [T, k] bool, text (subgoal), ...
-    With `in_memory` every episode's frames and actions are read once up front (reading a window out of
-    the shards costs ~10 ms, far more than a small model's training step needs).
+    With `in_memory` every episode's frames and actions are read once up front (reading windows out of
+    the shards one by one is far slower than a small model's training step).
     """
 
     def __init__(self, source, horizon: int = 1, stride: int = 1, success_only: bool = True,

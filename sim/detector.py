@@ -78,7 +78,7 @@ def label_pixels(image: np.ndarray) -> np.ndarray:
 def detect_blocks(image: np.ndarray, min_area: int | None = None) -> list[Detection]:
     """Blocks visible in an RGB frame. Components smaller than `min_area` pixels (default: 45 % of a
     block's top face) are dropped: near the image edge the camera sees cube sides, whose darker shade can
-    pass for a neighbouring color (orange's for red), in slivers of up to ~13 pixels at 64x64."""
+    pass for a neighbouring color (orange's for red), in slivers smaller than that."""
     size = image.shape[0]
     names, _ = palette()
     labels = label_pixels(image)

@@ -1,8 +1,8 @@
 """Collision-free transit for the pusher: a distance field on a grid, then line-of-sight shortcutting.
 
 The field is a Dijkstra-like wavefront (8-connected, diagonal cost sqrt(2)) relaxed with whole-array numpy
-shifts, so one plan over the 0.56 m table at 1 cm takes about a millisecond; it is cached until the goal or
-an obstacle moves.
+shifts (no Python loop over cells), so planning every step stays cheap; it is cached until the goal or an
+obstacle moves.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Fast headless rendering: MuJoCo's Renderer with shadows, reflections and skybox off.
 
-With those off and `offsamples = 0` (set in the scene's <visual>), a 64x64 frame renders in well under a
-millisecond here; MuJoCo's defaults are ~50x slower. The GL backend comes from MUJOCO_GL (sim/__init__ defaults it to egl).
+With those off and `offsamples = 0` (set in the scene's <visual>), a small frame renders far faster than with
+MuJoCo's defaults, which matters when every env step renders one. The GL backend comes from MUJOCO_GL
+(sim/__init__ defaults it to egl).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Whether bf16 pays off on this machine, for `mixed_precision: auto` (training) and `inference_dtype: auto`.
 
-bf16 autocast halves the cost of the DiT's matrix products on CPUs with bf16 instructions (measured on a
-2-core AVX-512 BF16 EPYC: 0.58 s vs 1.01 s per h192-d4 DiT batch-16 step) and makes them ~15x slower on CPUs
-without them (AVX2 only), where PyTorch emulates bf16. So "auto" asks the hardware.
+bf16 autocast cuts the cost of the DiT's matrix products on CPUs with bf16 instructions and makes them far
+slower on CPUs without them (AVX2 only), where PyTorch emulates bf16. So "auto" asks the hardware.
 """
 
 from __future__ import annotations

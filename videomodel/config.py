@@ -25,8 +25,8 @@ DIT_VARIANTS: dict[str, dict[str, Any]] = {
     "h256-d8": dict(hidden_size=256, depth=8, num_heads=4, mlp_ratio=3.0),
     "h384-d12": dict(hidden_size=384, depth=12, num_heads=6, mlp_ratio=4.0),
 }
-# The names these had before, which reused DiT's names for other sizes (our "DiT-B" was DiT's DiT-S). Still
-# accepted wherever a variant is named, so the configs and checkpoints that say them (e.g. the shipped
+# Legacy names, which reuse DiT's names for other sizes (our "DiT-B" has the size of DiT's DiT-S). Accepted
+# wherever a variant is named, so the configs and checkpoints that say them (e.g.
 # checkpoints/*videomodel/config.json: "DiT-XS") keep loading and resuming unchanged.
 OLD_VARIANT_NAMES: dict[str, str] = {"DiT-XS": "h192-d4", "DiT-S": "h256-d8", "DiT-B": "h384-d12"}
 

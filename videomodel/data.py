@@ -42,8 +42,8 @@ class LatentClips(Dataset):
     foreground float32 [1 + horizon, h, w]: 1 on latent cells that cover a block or the pusher.
 
     With `past_end=False` only clips that end inside their subgoal segment are kept (plus the first clip of a
-    segment too short for one). A clip that runs past the end repeats the segment's final frame: with the
-    tabletop's ~25-step segments and 16-step clips that is more than half of them, and a DiT trained on them
+    segment too short for one). A clip that runs past the end repeats the segment's final frame: the
+    tabletop's subgoal segments are short next to a clip, so that is most of them, and a DiT trained on them
     learns that the block reaches its goal within a clip and then rests, which the agent -- asking only while
     the subgoal is not reached -- rarely sees.
 

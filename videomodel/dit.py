@@ -138,7 +138,7 @@ class DiTBlock(nn.Module):
             self.cross_attn = CrossAttention(hidden_size, num_heads)
         self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         mlp_hidden = int(hidden_size * mlp_ratio)
-        # exact GELU: on CPU 4x faster than DiT's tanh approximation
+        # exact GELU: on CPU faster than DiT's tanh approximation
         self.mlp = nn.Sequential(nn.Linear(hidden_size, mlp_hidden), nn.GELU(), nn.Linear(mlp_hidden, hidden_size))
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size))
 
@@ -234,7 +234,7 @@ class VideoDiT(nn.Module):
                           drop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[B, L, 384] states + mask -> [B, L, D] keys for cross-attention; dropped rows see the null token only.
         A sin-cos position embedding is added: MiniLM's states of "red" as the moved block and as the anchor
-        are at cos 0.95, so without it the attention could barely tell "red next to blue" from the reverse."""
+        are nearly the same, so without it the attention could barely tell "red next to blue" from the reverse."""
         y = self.text_token_proj(text_tokens)
         y = y + torch.from_numpy(sincos_1d(y.shape[-1], np.arange(y.shape[1]))).to(y)
         y = torch.where(drop[:, None, None], self.null_text_token.to(y.dtype).expand_as(y), y)

@@ -1,5 +1,5 @@
 """A dataset's frames encoded by one autoencoder, kept on disk so the next DiT run does not encode them again
-(3,000 episodes take ~10 minutes of a core, and every DDP process used to encode them all).
+(encoding a dataset is slow on a CPU; under DDP the main process encodes it and the others read the cache).
 
 One safetensors file per autoencoder (named by a hash of its config and weights) in the cache directory, with
 each episode's latents (float16) and foreground cells under "<shard file>/<episode key>". It records a digest of
@@ -35,7 +35,7 @@ def episode_key(ref: EpisodeRef) -> str:
 
 
 def _shard_digests(refs: list[EpisodeRef]) -> str:
-    """sha256 of every shard's bytes (~0.5 s for 3,000 episodes): a re-recorded shard of the same name is another."""
+    """sha256 of every shard's bytes (cheap next to encoding): a re-recorded shard of the same name is another."""
     digests = {}
     for path in sorted({r.path for r in refs}):
         with open(path, "rb") as f:

@@ -6,8 +6,8 @@ paraphrases never seen in training. Embeddings are cached by text: the training 
 hundred subgoal strings.
 
 `embed_tokens` gives the per-token states the pooled vector averages (for cross-attention): the pooled vector
-puts "top left" and "top right corner" at cos 0.994, and "the red cube next to the blue cylinder" and the
-reverse at 0.996, closer than the paraphrases training treats alike (benchmarks/text_separability.py).
+puts "top left" and "top right corner", and "the red cube next to the blue cylinder" and the reverse, closer
+together than paraphrases that training treats alike (benchmarks/text_separability.py measures this).
 """
 
 from __future__ import annotations

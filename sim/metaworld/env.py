@@ -107,6 +107,15 @@ class MetaWorldEnv(gym.Env):
         return name
 
     @staticmethod
+    def _task_for(instruction: str, task: str | None) -> str:
+        words = " ".join(str(instruction).lower().replace("-", " ").split())
+        by_text = {task_text(t): t for t in AVDC_TASKS}
+        if words in by_text and (task is None or canonical_task(task) == by_text[words]):
+            return by_text[words]
+        raise DreamplanError(f"no Meta-World task reads {instruction!r}: the agents here are conditioned on a "
+                             f"task's name ({', '.join(by_text)})")
+
+    @staticmethod
     def _check_camera(camera: str) -> str:
         if camera not in ALL_CAMERAS:
             raise DreamplanError(f"unknown Meta-World camera {camera!r} (known: {', '.join(ALL_CAMERAS)})")
@@ -127,9 +136,12 @@ class MetaWorldEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = dict(options or {})
-        unknown = set(options) - {"task", "camera", "split"}
+        unknown = set(options) - {"task", "camera", "split", "instruction"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)} (known: task, camera; split = camera)")
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)} (known: task, camera, instruction; "
+                             "split = camera)")
+        if "instruction" in options:  # `dreamplan run "door open" env=metaworld`: the task whose text it is
+            options["task"] = self._task_for(options.pop("instruction"), options.get("task"))
         if "camera" in options and "split" in options and options["camera"] != options["split"]:
             raise ValueError(f"reset options give camera={options['camera']!r} and split={options['split']!r}")
         task = self._check_task(options.get("task", self.task_id))

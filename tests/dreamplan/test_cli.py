@@ -42,6 +42,7 @@ def _dreamplan(args: list[str], cwd, timeout: int = 300) -> subprocess.Completed
     return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.parametrize("agent", ["expert", "bc"])
 def test_run_works_from_any_directory_with_any_agent(tmp_path, agent):
@@ -53,6 +54,7 @@ def test_run_works_from_any_directory_with_any_agent(tmp_path, agent):
         assert proc.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_errors_from_inside_a_component_are_one_line(tmp_path):
     proc = _dreamplan(["run", "group the blocks by color", "videomodel.path=no-such-model"], cwd=tmp_path)

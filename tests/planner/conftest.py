@@ -75,7 +75,7 @@ FAMILIES = {"smolvlm": smolvlm, "paligemma": paligemma}
 
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
-    """Tiny models: a second thread only adds contention on a shared machine (20x slower steps, measured)."""
+    """Tiny models: a second thread only adds contention on a shared machine."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

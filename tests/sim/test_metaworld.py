@@ -219,7 +219,7 @@ def test_record_round_trip_resume_and_replay(tmp_path, capsys):
 
 
 def test_recording_skips_seeds_whose_demo_fails(tmp_path):
-    """The scripted basketball policy fails from seed 1009 (found by `dreamplan record env=metaworld`)."""
+    """A seed whose scripted demo fails (basketball from seed 1009) is skipped and listed; the next seed is recorded."""
     job = MetaWorldRecordJob(out=str(tmp_path), tasks=["basketball"], cameras=["corner"], episodes=1, seed=1009,
                              env_factory=lambda: MetaWorldEnv(image_size=16))
     summary = record_metaworld(job)
@@ -259,7 +259,7 @@ def test_unknown_camera_split_is_one_line_error(tmp_path, capsys):
 @pytest.mark.integration
 def test_shipped_invdyn_follows_the_oracle_video_to_success(tmp_path):
     """The shipped 4-D inverse dynamics (checkpoints/metaworld-invdyn-k8), reading MetaWorldOracle's clips, closes
-    the door on AVDC's seeds 0-1 from all three cameras (75 seeds: 74/75)."""
+    the door on AVDC's seeds 0-1 from the three cameras (at least 5 of the 6 episodes)."""
     out = tmp_path / "eval"
     assert main(["eval", "suite=metaworld", "tasks=[door-close]", "episodes=2", "agent=metaworld_imagine",
                  "videomodel=metaworld_oracle", "invdyn=metaworld", f"out={out}"]) == 0
@@ -272,8 +272,8 @@ def test_shipped_invdyn_follows_the_oracle_video_to_success(tmp_path):
 @pytest.mark.integration
 def test_shipped_world_model_imagines_the_task_better_than_a_still_frame(env):
     """checkpoints/metaworld-videomodel, from a real start frame of each AVDC task: its clip is nearer the future the
-    scripted policy really produces (MetaWorldOracle) than the start frame held still (measured, PSNR averaged over
-    the clip's frames: 24.1 vs 22.6 dB)."""
+    scripted policy really produces (MetaWorldOracle) than the start frame held still (PSNR averaged over
+    the clip's frames)."""
     model = instantiate(compose("eval", ["suite=metaworld", "videomodel=dit_metaworld"]).videomodel)
     oracle = MetaWorldOracle(horizon=model.horizon, frame_stride=model.frame_stride)
     imagined, still = [], []

@@ -11,7 +11,7 @@ import torch
 
 from training import load_weights
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]  # two torchrun processes, ~10 s each
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # launches two torchrun processes
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 

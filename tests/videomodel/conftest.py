@@ -27,7 +27,7 @@ class HashTextEncoder:
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """The test networks are tiny: a second intra-op thread only adds synchronisation, and when the other core
-    is busy (a training run next door) it makes every op several times slower. Restored after each test."""
+    is busy it slows every op down. Restored after each test."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -15,8 +15,8 @@ def test_paraphrases_are_closer_than_unrelated_subgoals(minilm):
     ])
     assert push.shape == (384,)
     assert _cos(push, paraphrase) > _cos(push, unrelated) + 0.3
-    # (not asserted, and worth knowing: MiniLM puts "push the blue block to the bottom right corner" closer to
-    # the first sentence (0.85) than the paraphrase (0.71) -- the DiT's text projection must learn the details)
+    # (not asserted: MiniLM can put another subgoal, e.g. "push the blue block to the bottom right corner", closer
+    # to the first sentence than its paraphrase -- the DiT's text projection must learn the details)
 
 
 def test_embeddings_are_unit_norm_and_match_sentence_transformers_pooling(minilm):
