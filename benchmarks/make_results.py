@@ -8,9 +8,9 @@ config it recorded (its eval_info.json): the component options it ran, the setti
 defaults of those options, suite, episodes and seeds. Files that are not eval runs (the benchmark scripts' JSON)
 get the command of the script that wrote them, built from what the JSON recorded where it can be.
 
-Which runs are tabulated, and where, is the registry below: every result file is either placed in a section or
-listed in LEFT_OUT with the reason (a configuration that no longer ships). A file in neither is tabulated under
-"Not yet sorted" and named on stdout, so a new result is never silently dropped. A README row whose result file does
+Which runs are tabulated, and where, is the registry below. A result file it does not place is tabulated under
+"Not yet sorted" and named on stdout, so a new result is never silently dropped; results of configurations that no
+longer ship are deleted (git keeps them). A README row whose result file does
 not exist yet reads "not measured yet" (and is named on stdout); no number stands in for it.
 
 Runs recorded before `agent.done_check` existed judged subgoal completion from the simulator (the agent then read
@@ -57,6 +57,8 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/contract/long-pixels": "defaults",
     "tabletop/contract/long-simulator": "defaults",
     "tabletop/long-defaults-50": "defaults",
+    "tabletop/contract/single-oracle-video": "oracles",
+    "tabletop/contract/long-oracle-video": "oracles",
     "tabletop/single/seeded-om": "oracles",
     "tabletop/single/seed20-om": "oracles",
     "tabletop/long-scripted-dit-om": "oracles",
@@ -74,7 +76,8 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/single/seed20-om-k1-nosearch": "ablations",
     "tabletop/single/seed20-om-uncond": "ablations",
 }
-PAIRED = ["tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json"]
+PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
+          "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
                    "decision_trace/dit-object-motion.json"]
 FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om"]
@@ -85,47 +88,6 @@ INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the ch
 STANDALONE = ["planner_accuracy.json", "planner_accuracy_no_matching.json", "videomodel_speed.json",
               "sim_speed.json", "detector_error.json", "text_separability.json", "metaworld_v3.json"]
 
-_OLD_DIT = "a world model no longer shipped"
-LEFT_OUT = {
-    "imagined_motion.json": "measured the DiT shipped before the current one and a run never shipped "
-                            "(runs/videomodel-tokens)",
-    "tabletop/long-vlm-dit-om": "the default stack's first 10 episodes per task; tabletop/long-defaults-50 ran the "
-                                "same configuration on 50",
-    "tabletop/baselines-long/full-learned": f"{_OLD_DIT} (before clips inside their subgoal), read by the CNN",
-    "tabletop/baselines-long/full-learned-nogate": f"{_OLD_DIT} (before the foreground-weighted loss)",
-    "tabletop/single/dit-k1": f"{_OLD_DIT} (before the foreground-weighted loss), samples unseeded",
-    "tabletop/single/dit-k1-nogate": f"{_OLD_DIT} (before the foreground-weighted loss), samples unseeded",
-    "tabletop/single/dit-old-k4": f"{_OLD_DIT} (before the foreground-weighted loss), samples unseeded",
-    "tabletop/single/dit-fg-k4": f"{_OLD_DIT} (runs/videomodel-fg), samples unseeded",
-    "tabletop/single/dit-fg8-k4": f"{_OLD_DIT} (runs/videomodel-fg8), samples unseeded",
-    "tabletop/single/dit-fg8-k4-nobar": f"{_OLD_DIT} (the one shipped before the current one), samples unseeded",
-    "tabletop/single/dit-tokens-k4": "a world model never shipped (runs/videomodel-tokens), samples unseeded",
-    "tabletop/single/dit-tokens-k4-nobar": "a world model never shipped (runs/videomodel-tokens), samples unseeded",
-    "tabletop/single/seeded-shipped-nobar": f"{_OLD_DIT} (the one shipped before the current one)",
-    "tabletop/single/seed20-prev-shipped-nobar": f"{_OLD_DIT} (the one shipped before the current one)",
-    "tabletop/single/seeded-tokens-nobar": "a world model never shipped (runs/videomodel-tokens)",
-    "tabletop/single/seeded-tokens-tracker-nobar": "a world model never shipped (runs/videomodel-tokens)",
-    "tabletop/single/seeded-tokens-viol1-nobar": "a world model never shipped (runs/videomodel-tokens)",
-    "tabletop/single/seeded-full-nobar": "an intermediate checkpoint of the shipped world model "
-                                         "(runs/videomodel-full, not shipped)",
-    "tabletop/single/seeded-full-tracker-nobar": "an intermediate checkpoint of the shipped world model "
-                                                 "(runs/videomodel-full, not shipped)",
-    "tabletop/single/seed20-full-nobar": "an intermediate checkpoint of the shipped world model "
-                                         "(runs/videomodel-full, not shipped)",
-    "tabletop/single/seeded-long-nobar": "the shipped world model read from its training run dir "
-                                         "(runs/videomodel-long), learned CNN, search bar off: superseded by the "
-                                         "same model from checkpoints/ (seeded-long-bar) and by object motion",
-    "tabletop/single/seed20-long-nobar": "the shipped world model read from its training run dir "
-                                         "(runs/videomodel-long), learned CNN, search bar off: superseded by the "
-                                         "same model from checkpoints/ (seed20-long-bar) and by object motion",
-    "tabletop/single/paired-seeded.json": "pairs world models no longer shipped against the current one",
-    "tabletop/single/paired-seed20.json": "pairs world models no longer shipped against the current one",
-    "tabletop/fidelity/dit": _OLD_DIT,
-    "tabletop/fidelity/dit-fg": f"{_OLD_DIT} (runs/videomodel-fg)",
-    "tabletop/fidelity/dit-fg8": _OLD_DIT,
-    "tabletop/fidelity/dit-tokens": "a world model never shipped (runs/videomodel-tokens)",
-}
-
 # The README's results table: (run dir, what the row is, the overrides it must have been run with). The overrides
 # are checked against the run's recorded config; a mismatch is reported and the recorded one is shown.
 README_ROWS = [  # (run dir, the stack it is -- shown only while the run is missing --, its overrides)
@@ -133,15 +95,8 @@ README_ROWS = [  # (run dir, the stack it is -- shown only while the run is miss
     ("tabletop/contract/long-pixels", "defaults", "suite=tabletop-long"),
     ("tabletop/contract/single-simulator", "defaults", "suite=tabletop-single agent.done_check=simulator"),
     ("tabletop/contract/long-simulator", "defaults", "suite=tabletop-long agent.done_check=simulator"),
-    ("tabletop/single/seeded-om", "oracle planner",
-     "suite=tabletop-single planner=scripted agent.scorer.replay_penalty_per_cm=0 agent.done_check=simulator"),
-    ("tabletop/long-scripted-dit-om", "oracle planner",
-     "suite=tabletop-long planner=scripted episodes=10 agent.done_check=simulator"),
-    ("tabletop/single/seeded-oracle-om", "oracle planner + oracle video",
-     "suite=tabletop-single planner=scripted videomodel=oracle agent.num_samples=1 agent.done_check=simulator"),
-    ("tabletop/baselines-long/oracle-video", "oracle planner + oracle video + learned CNN",
-     "suite=tabletop-long planner=scripted videomodel=oracle invdyn=cnn_pretrained episodes=50 "
-     "agent.num_samples=1 agent.done_check=simulator"),
+    ("tabletop/contract/single-oracle-video", "oracle video", "suite=tabletop-single videomodel=oracle"),
+    ("tabletop/contract/long-oracle-video", "oracle video", "suite=tabletop-long videomodel=oracle"),
     ("tabletop/baselines-long/expert", "oracle agent", "suite=tabletop-long agent=expert episodes=50"),
 ]
 README_METAWORLD = "DiT + learned invdyn"
@@ -163,6 +118,15 @@ def shipped_name(path) -> str | None:
     return p.name if p.parent.name == "checkpoints" and p.name in SHIPPED else None
 
 
+def loaded_option(spec: dict, group: str, options: dict[str, str], extra: list[str]) -> str:
+    """The config option of a component loaded from a checkpoint: the one whose shipped checkpoint it loads (by
+    name), else the first option with the path as an override."""
+    name = shipped_name(spec.get("path"))
+    if name not in options:
+        extra.append(f"{group}.path={spec.get('path')}")
+    return options.get(name, next(iter(options.values())))
+
+
 def choices(cfg: dict) -> tuple[dict, list[str]]:
     """Config group options a recorded eval config ran, and overrides for what no option names (a model path)."""
     agent, extra = cfg["agent"], []
@@ -175,18 +139,14 @@ def choices(cfg: dict) -> tuple[dict, list[str]]:
         extra.append(f"planner.path={agent['planner']['path']}")
     v = cls(vm)
     if v == "DiTWorldModel":
-        name = shipped_name(vm.get("path"))
-        out["videomodel"] = "dit_metaworld" if name == "metaworld-videomodel" else "dit_pretrained"
-        if name not in ("videomodel", "metaworld-videomodel"):
-            extra.append(f"videomodel.path={vm.get('path')}")
+        out["videomodel"] = loaded_option(vm, "videomodel", {"videomodel": "dit_pretrained",
+                                                            "metaworld-videomodel": "dit_metaworld"}, extra)
     else:
         out["videomodel"] = {"SimulatorOracle": "oracle", "MetaWorldOracle": "metaworld_oracle"}.get(v, v)
     i = cls(inv)
     if i == "InverseDynamicsCNN":
-        name = shipped_name(inv.get("path"))
-        out["invdyn"] = "metaworld" if name == "metaworld-invdyn-k8" else "cnn_pretrained"
-        if name not in ("invdyn-k4", "metaworld-invdyn-k8"):
-            extra.append(f"invdyn.path={inv.get('path')}")
+        out["invdyn"] = loaded_option(inv, "invdyn", {"invdyn-k4": "cnn_pretrained",
+                                                      "metaworld-invdyn-k8": "metaworld"}, extra)
     else:
         out["invdyn"] = {"ObjectMotionInverseDynamics": "object_motion", "PusherTracker": "tracker"}.get(i, i)
     a = cls(agent)
@@ -694,7 +654,7 @@ class Report:
                 ""]
 
     def unsorted(self) -> list[str]:
-        known = set(EVAL_RUNS) | set(LEFT_OUT) | set(PAIRED) | set(DECISION_TRACES) | set(FIDELITY) \
+        known = set(EVAL_RUNS) | set(PAIRED) | set(DECISION_TRACES) | set(FIDELITY) \
             | set(METAWORLD_RUNS.values()) | set(STANDALONE)
         found = []
         for p in sorted(RESULTS.rglob("*.json")):
@@ -731,8 +691,6 @@ class Report:
             head += ["† completion read from the simulator: recorded before `agent.done_check` existed, when the "
                      "agent read the simulator to decide that a subgoal was done; `agent.done_check=simulator` does "
                      "that now (the commands say so).", ""]
-        head += [f"Results of configurations that no longer ship ({len(LEFT_OUT)} result files) are not tabulated; "
-                 "`benchmarks/make_results.py` lists them (LEFT_OUT) and git keeps their history.", ""]
         return "\n".join(head + body).rstrip() + "\n"
 
     def readme_table(self) -> str:
@@ -808,8 +766,6 @@ def main() -> int:
         if path in stale:
             atomic_write(path, new)
             print(f"wrote {path.relative_to(ROOT)}")
-    left = [k for k in LEFT_OUT if (RESULTS / k).exists()]
-    print(f"left out as superseded ({len(left)} present): " + ", ".join(left))
     return 0
 
 

@@ -85,6 +85,13 @@ def _without_group(overrides: list[str], group: str) -> list[str]:
     return [o for o in overrides if key(o) != group and not key(o).startswith(f"{group}.")]
 
 
+def _require_env_extra(cfg: DictConfig) -> None:
+    if str(cfg.env._target_).startswith("sim.metaworld."):
+        from sim.metaworld import require_metaworld
+
+        require_metaworld()  # the one-line install hint, not a worker's traceback
+
+
 def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
     import time
 
@@ -92,10 +99,7 @@ def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
 
     from dreamplan.evaluate import EvalJob, evaluate, select_tasks
 
-    if str(cfg.env._target_).startswith("sim.metaworld."):
-        from sim.metaworld import require_metaworld
-
-        require_metaworld()  # the one-line install hint, not a worker's traceback
+    _require_env_extra(cfg)
     agent_name = cfg.agent._target_.rsplit(".", 1)[-1]
     out = cfg.out or f"runs/eval/{cfg.suite.name}-{agent_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     container = OmegaConf.to_container(cfg, resolve=True)
@@ -142,6 +146,7 @@ def _run(cfg: DictConfig) -> None:
     from dreamplan.protocols import close_all
     from dreamplan.run import run_instruction
 
+    _require_env_extra(cfg)
     env, agent = instantiate(cfg.env), instantiate(cfg.agent)
     try:
         result = run_instruction(env, agent, cfg.instruction, cfg.seed, cfg.out, cfg.videomodel.frame_stride)

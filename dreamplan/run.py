@@ -48,7 +48,8 @@ def run_instruction(env, agent, instruction: str, seed: int, out: str | None, fr
         raise ValueError(f"out must end in {', '.join(VIDEO_SUFFIXES)}; got {str(path)!r}")
     obs, info = start(env, seed, {"instruction": instruction})
     base = env.unwrapped
-    print(f"scene (seed {seed}): {', '.join(b.name for b in base.blocks)}")
+    scene = ", ".join(b.name for b in base.blocks) if hasattr(base, "blocks") else f"{info['task']}, {info['camera']}"
+    print(f"scene (seed {seed}): {scene}")
     bar = None
 
     def on_event(kind, payload):

@@ -90,24 +90,18 @@ class _NanInvdyn:
         return np.full((4 * (len(frames) - 1), 2), np.nan, np.float32)
 
 
-class _FixedPlanner:
-    def __init__(self, subgoals):
-        self.subgoals = subgoals
-
-    def plan(self, image, instruction):
-        return list(self.subgoals)
-
-
 def test_nan_actions_stop_the_episode_with_a_reason(env):
-    ep = play(env, ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), _NanInvdyn()), 1_000_000, {"task": "push_to_center"})[0]
+    agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), _NanInvdyn())
+    ep = play(env, agent, 1_000_000, {"task": "push_to_center"})[0]
     assert not ep.success and "non-finite action" in ep.failure and ep.steps == 0
 
 
-def test_ungroundable_subgoal_is_reported(env):
+def test_ungroundable_subgoal_is_reported(env, fixed_planner):
     env.reset(seed=1_000_000, options={"task": "push_to_center"})
     missing = [b for b in (Block("red", "cube"), Block("red", "cylinder")) if b not in env.blocks][0]
     sg = Subgoal(f"push the {missing.name} to the center", Target("region", missing, "center"))
-    ep = play(env, ImaginationAgent(_FixedPlanner([sg]), SimulatorOracle(), PusherTracker()), 1_000_000, {"task": "push_to_center"})[0]
+    agent = ImaginationAgent(fixed_planner([sg]), SimulatorOracle(), PusherTracker())
+    ep = play(env, agent, 1_000_000, {"task": "push_to_center"})[0]
     assert not ep.success and "not on the table" in ep.failure
 
 

@@ -30,7 +30,8 @@ def env():
 
 @pytest.mark.parametrize("agent", ["imagine", "expert", "bc"])
 def test_every_tabletop_agent_satisfies_the_protocol(agent):
-    built = instantiate(compose("run", ["instruction=x", f"agent={agent}", "videomodel=oracle", "planner=scripted"]).agent)
+    cfg = compose("run", ["instruction=x", f"agent={agent}", "videomodel=oracle", "planner=scripted"])
+    built = instantiate(cfg.agent)
     assert isinstance(built, Agent)
 
 
@@ -75,23 +76,15 @@ class _NoImagination:
         raise AssertionError("a subgoal the camera shows done needs no imagining")
 
 
-def test_a_subgoal_seen_done_is_not_pursued_and_the_agent_stops(env):
+def test_a_subgoal_seen_done_is_not_pursued_and_the_agent_stops(env, fixed_planner):
     obs, info = env.reset(seed=0, options={"task": "push_to_center"})
     expert = ScriptedExpert(env.subgoals)
     while not expert.finished:
         obs, *_ = env.step(expert.act_in(env))
     target = env.subgoals[0]
-    agent = ImaginationAgent(_FixedPlanner([Subgoal(target.text, target)]), _NoImagination(), PusherTracker())
+    agent = ImaginationAgent(fixed_planner([Subgoal(target.text, target)]), _NoImagination(), PusherTracker())
     episode = agent.run(Robot(env, obs), info["instruction"])  # no attach: it never sees the env
     assert episode.steps == 0 and episode.subgoals[0]["success"] and episode.failure is None
-
-
-class _FixedPlanner:
-    def __init__(self, subgoals):
-        self.subgoals = subgoals
-
-    def plan(self, image, instruction):
-        return list(self.subgoals)
 
 
 def test_pixel_and_simulator_checks_both_solve_with_the_oracle_video(env):

@@ -16,8 +16,10 @@ def test_wilson_interval_matches_known_values():
 def test_suites_are_a_config_group_and_tasks_pick_from_them(capsys):
     from sim.tasks import LONG_HORIZON, SINGLE_STEP, TASKS
 
-    suites = {name: compose("eval", [f"suite={name}"]).suite for name in ("tabletop-single", "tabletop-long", "tabletop")}
-    assert tuple(suites["tabletop-single"].tasks) == SINGLE_STEP and tuple(suites["tabletop-long"].tasks) == LONG_HORIZON
+    suites = {name: compose("eval", [f"suite={name}"]).suite
+              for name in ("tabletop-single", "tabletop-long", "tabletop")}
+    assert tuple(suites["tabletop-single"].tasks) == SINGLE_STEP
+    assert tuple(suites["tabletop-long"].tasks) == LONG_HORIZON
     assert list(suites["tabletop"].tasks) == list(TASKS)
     suite = dict(suites["tabletop-long"])
     assert select_tasks(suite, None) == list(LONG_HORIZON) and select_tasks(suite, ["make_line"]) == ["make_line"]

@@ -250,6 +250,20 @@ def test_eval_suite_metaworld_follows_avdc_protocol(tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("agent", ["metaworld_expert", "metaworld_imagine"])
+def test_dreamplan_run_takes_a_metaworld_task_by_its_text(tmp_path, capsys, agent):
+    """Both Meta-World agents under `dreamplan run`; the imagination agent with the true future and the shipped
+    inverse dynamics closes the door, as the expert does."""
+    out = tmp_path / "door.mp4"
+    args = ["run", "door close", "env=metaworld", f"agent={agent}", "videomodel=metaworld_oracle", "invdyn=metaworld",
+            f"out={out}"]
+    assert main(args) == 0, capsys.readouterr()
+    assert out.stat().st_size > 1000 and "success after" in capsys.readouterr().out
+    assert main(["run", "fly to the moon", "env=metaworld", "agent=metaworld_expert", f"out={out}"]) == 2
+    assert "no Meta-World task reads 'fly to the moon'" in capsys.readouterr().err
+
+
+@pytest.mark.integration
 def test_unknown_camera_split_is_one_line_error(tmp_path, capsys):
     assert main(["eval", "suite=metaworld", "tasks=[hammer]", "splits=[train]", "episodes=1", f"out={tmp_path}"]) == 2
     assert "unknown split 'train' (known: corner, corner2, corner3)" in capsys.readouterr().err
