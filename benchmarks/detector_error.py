@@ -4,7 +4,7 @@
 
 Training-split scenes (seeds 0..N-1, never evaluation seeds), each also after `--steps` scripted-expert steps so
 that blocks sit against the pusher and each other. The agent judges from such frames whether a subgoal is done
-(dreamplan.search.subgoal_holds); its margin is set from the error quantiles printed here.
+(dreamplan.perception.subgoal_holds); its margin is set from the error quantiles printed here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import numpy as np
 from tqdm import tqdm
 
-from dreamplan.search import detected_positions
+from dreamplan.perception import detected_positions
 from sim.detector import detect_blocks
 from sim.env import TabletopEnv
 from sim.expert import ScriptedExpert

@@ -26,7 +26,8 @@ import torch
 import sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 from dreamplan.fidelity import FidelityCase, start_state
 from sim.oracles import SimulatorOracle
-from dreamplan.search import ClipScorer, detected_positions
+from dreamplan.perception import detected_positions
+from dreamplan.search import ClipScorer
 from sim.detector import detect_blocks, pusher_position
 from sim.env import TabletopEnv
 from sim.expert import ScriptedExpert

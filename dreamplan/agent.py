@@ -7,9 +7,9 @@ its step budget runs out. A subgoal that fails, or a finished plan whose subgoal
 re-plan from the camera image (at most `max_replans` times).
 
 Whether a subgoal is done is judged from the camera image (`done_check="pixels"`: the block detector on the real
-frame, against the target the planner's own answer names; it must hold with the block shifted `done_margin` either
-way, the detector's error). `done_check="simulator"` reads the simulator instead:
-a privileged ablation, reported as such.
+frame, against the target the planner's own answer names; it must still hold with the block shifted `done_margin`
+either way, the detector's error). `done_check="simulator"` reads the simulator instead: a privileged ablation,
+reported as such.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 from dreamplan.episode import Episode, Stepper, timed
 from dreamplan.protocols import InverseDynamics, SubgoalPlanner, VideoModel, attach_all, close_all
 from dreamplan.robot import Robot
-from dreamplan.search import ClipScorer, subgoal_holds, unseen_blocks
+from dreamplan.perception import subgoal_holds, unseen_blocks
+from dreamplan.search import ClipScorer
 from sim.errors import DreamplanError
 from sim.targets import GroundingError, Subgoal
 

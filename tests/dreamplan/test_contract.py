@@ -12,7 +12,7 @@ from dreamplan.cli import compose
 from dreamplan.episode import Episode, play, run_episode
 from dreamplan.protocols import Agent
 from dreamplan.robot import Robot
-from dreamplan.search import subgoal_holds
+from dreamplan.perception import subgoal_holds
 from invdyn.pusher_tracker import PusherTracker
 from planner.scripted import ScriptedPlanner
 from sim.env import TabletopEnv

@@ -6,7 +6,8 @@ from invdyn.pusher_tracker import PusherTracker
 from dreamplan.agent import ImaginationAgent
 from planner.scripted import ScriptedPlanner
 from sim.oracles import SimulatorOracle
-from dreamplan.search import ClipScorer, detected_positions
+from dreamplan.perception import detected_positions
+from dreamplan.search import ClipScorer
 from sim.detector import detect_blocks, world_to_pixel
 from sim.env import TabletopEnv
 from sim.targets import Subgoal
