@@ -1,7 +1,8 @@
 """The base of the models' config dataclasses (one per model, in the manner of lerobot's configuration files).
 
 A model's config is a dataclass whose defaults are what configs/ ships; the model builds from it alone and
-keeps it as `model.config`. It round-trips through the "model" entry of a checkpoint's config.json:
+keeps it as `model.config`. It round-trips through the "model" entry of a checkpoint's config.json, checked
+and converted by OmegaConf as a structured config (types, Optional fields, nested configs, unknown keys):
 
     config.to_dict()                        plain JSON-able dict (nested configs as dicts; unset options left out)
     Config.from_dict(d)                     dict (or Hydra/OmegaConf container) -> config; unknown keys refused
@@ -10,66 +11,25 @@ keeps it as `model.config`. It round-trips through the "model" entry of a checkp
     Config.from_args(config, options)       a model constructor's `config` (a Config or dict) or keyword arguments
 
 A field whose default is `None` is an option that is "unset" unless given (e.g. a DiT variant's width,
-overridden); `to_dict` leaves unset options out, so config.json holds what was chosen.
+overridden); `to_dict` leaves unset options out, so config.json holds what was chosen. Bad values raise
+ValueError (constructing a config directly takes its values as given, unchecked but for `__post_init__`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
+
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 C = TypeVar("C", bound="ModelConfig")
 
 
-def plain(value: Any) -> Any:
-    """Hydra/OmegaConf containers (and tuples) -> dicts and lists, so a config stays JSON-serialisable."""
-    if isinstance(value, ModelConfig):
-        return value.to_dict()
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [plain(v) for v in value]
-    return value
-
-
-def _merge(defaults: dict, given: dict) -> dict:
-    out = dict(given)
-    for key, value in defaults.items():
-        if isinstance(value, dict) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(value, dict(out[key]))
-        elif key not in out:
-            out[key] = value
-    return out
-
-
-def _coerce(value: Any, hint: Any, name: str) -> Any:
-    """int/float/bool/str fields (or Optional ones) take what YAML or JSON gave them as that type."""
-    if value is None:
-        return None
-    options = [a for a in typing.get_args(hint) if a is not type(None)] \
-        if typing.get_origin(hint) in (typing.Union, types.UnionType) else [hint]
-    if len(options) != 1:
-        return value
-    kind = options[0]
-    if kind is bool:
-        if not isinstance(value, (bool, int)):
-            raise ValueError(f"{name} must be true or false, got {value!r}")
-        return bool(value)
-    if kind in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError(f"{name} must be a number, got {value!r}")
-        number = float(value)
-        if kind is int and number != int(number):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-        return int(number) if kind is int else number
-    if kind is str:
-        return str(value)
-    if typing.get_origin(kind) is list:
-        (item,) = typing.get_args(kind) or (Any,)
-        return [_coerce(v, item, name) for v in value]
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
     return value
 
 
@@ -81,49 +41,15 @@ class ModelConfig:
     LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            nested = self._nested_type(f)
-            if nested is not None:
-                if isinstance(value, Mapping):
-                    value = nested.from_dict(value)
-                elif not isinstance(value, nested):
-                    raise ValueError(f"{type(self).__name__}.{f.name} must be a mapping, got {value!r}")
-            else:
-                value = _coerce(plain(value), hints.get(f.name, Any), f"{type(self).__name__}.{f.name}")
-            setattr(self, f.name, value)
-
-    @staticmethod
-    def _nested_type(f: dataclasses.Field) -> type[ModelConfig] | None:
-        factory = f.default_factory
-        return factory if isinstance(factory, type) and issubclass(factory, ModelConfig) else None
+        """Subclasses check their values here (run by OmegaConf.to_object too: it calls the constructor)."""
 
     def to_dict(self) -> dict[str, Any]:
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                out[f.name] = value.to_dict() if isinstance(value, ModelConfig) else plain(value)
-        return out
+        return _without_none(OmegaConf.to_container(self._checked(lambda: OmegaConf.structured(self))))
 
     @classmethod
     def from_dict(cls: type[C], d: Mapping[str, Any], saved: bool = False) -> C:
-        d = plain(d)
-        if not isinstance(d, dict):
-            raise ValueError(f"{cls.__name__}: expected a mapping, got {d!r}")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(d) - set(known)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} option(s) {sorted(unknown)} (known: {', '.join(known)})")
-        if saved:
-            d = _merge(cls.LEGACY_DEFAULTS, d)
-        kwargs = {}
-        for name, value in d.items():
-            nested = cls._nested_type(known[name])
-            is_dict = nested is not None and isinstance(value, Mapping)
-            kwargs[name] = nested.from_dict(value, saved) if is_dict else value
-        return cls(**kwargs)
+        layers = [cls._legacy_defaults()] if saved else []
+        return cls._build(*layers, d)
 
     @classmethod
     def from_args(cls: type[C], config: C | Mapping[str, Any] | None, options: Mapping[str, Any]) -> C:
@@ -135,9 +61,41 @@ class ModelConfig:
 
     def replace(self: C, **changes: Any) -> C:
         """A copy with some fields changed (nested ones may be given as dicts of their own changes)."""
-        current = self.to_dict()
-        for key, value in changes.items():
-            if isinstance(value, Mapping) and isinstance(current.get(key), dict):
-                value = {**current[key], **plain(value)}
-            current[key] = value
-        return type(self).from_dict(current)
+        return type(self)._build(self, changes)
+
+    @classmethod
+    def _nested(cls) -> dict[str, type[ModelConfig]]:
+        return {f.name: f.default_factory for f in dataclasses.fields(cls)
+                if isinstance(f.default_factory, type) and issubclass(f.default_factory, ModelConfig)}
+
+    @classmethod
+    def _schema(cls) -> Any:
+        """The structured config of the declared defaults (nested: their classes', not an instance's, whose
+        __post_init__ may have filled in unset options)."""
+        return OmegaConf.merge(OmegaConf.structured(cls), {k: c._schema() for k, c in cls._nested().items()})
+
+    @classmethod
+    def _legacy_defaults(cls) -> dict[str, Any]:
+        """LEGACY_DEFAULTS, with those of the nested configs' (the outer class's win)."""
+        nested = {k: c._legacy_defaults() for k, c in cls._nested().items()}
+        return OmegaConf.to_container(OmegaConf.merge({k: v for k, v in nested.items() if v}, cls.LEGACY_DEFAULTS))
+
+    @classmethod
+    def _build(cls: type[C], *layers: Any) -> C:
+        """The defaults, with `layers` (dicts, OmegaConf containers or configs) merged on in turn -> a config."""
+        return cls._checked(lambda: OmegaConf.to_object(OmegaConf.merge(cls._schema(), *layers)))
+
+    @classmethod
+    def _checked(cls, make: Any) -> Any:
+        """make(), OmegaConf's errors (type, unknown key) raised as a one-line ValueError naming the key."""
+        try:
+            return make()
+        except ConfigKeyError as e:
+            where = e.object_type or cls
+            known = ", ".join(f.name for f in dataclasses.fields(where)) if dataclasses.is_dataclass(where) else ""
+            at = f" (in {cls.__name__}.{e.full_key})" if e.full_key != e.key else ""
+            known = f"; known: {known}" if known else ""
+            raise ValueError(f"unknown {where.__name__} option {e.key!r}{at}{known}") from e
+        except OmegaConfBaseException as e:
+            message = str(getattr(e, "msg", None) or e).splitlines()[0]
+            raise ValueError(f"{cls.__name__}{'.' + e.full_key if e.full_key else ''}: {message}") from e
