@@ -141,18 +141,13 @@ def choices(cfg: dict) -> tuple[dict, list[str]]:
     out["planner"] = {"VLMPlanner": "vlm", "ScriptedPlanner": "scripted", "TaskTextPlanner": "task_text"}.get(p, p)
     if p == "VLMPlanner" and shipped_name(agent.get("planner", {}).get("path")) != "planner":
         extra.append(f"planner.path={agent['planner']['path']}")
-    v = cls(vm)
-    if v == "DiTWorldModel":
-        out["videomodel"] = loaded_option(vm, "videomodel", {"videomodel": "dit_pretrained",
-                                                            "metaworld-videomodel": "dit_metaworld"}, extra)
-    else:
-        out["videomodel"] = {"SimulatorOracle": "oracle", "MetaWorldOracle": "metaworld_oracle"}.get(v, v)
-    i = cls(inv)
-    if i == "InverseDynamicsCNN":
-        out["invdyn"] = loaded_option(inv, "invdyn", {"invdyn-k4": "cnn_pretrained",
-                                                      "metaworld-invdyn-k8": "metaworld"}, extra)
-    else:
-        out["invdyn"] = {"ObjectMotionInverseDynamics": "object_motion", "PusherTracker": "tracker"}.get(i, i)
+    for group, spec, loaded, shipped, built in (
+            ("videomodel", vm, "DiTWorldModel", {"videomodel": "dit_pretrained", "metaworld-videomodel": "dit_metaworld"},
+             {"SimulatorOracle": "oracle", "MetaWorldOracle": "metaworld_oracle"}),
+            ("invdyn", inv, "InverseDynamicsCNN", {"invdyn-k4": "cnn_pretrained", "metaworld-invdyn-k8": "metaworld"},
+             {"ObjectMotionInverseDynamics": "object_motion", "PusherTracker": "tracker"})):
+        c = cls(spec)
+        out[group] = loaded_option(spec, group, shipped, extra) if c == loaded else built.get(c, c)
     a = cls(agent)
     out["agent"] = {"ImaginationAgent": "metaworld_imagine" if metaworld else "imagine", "ExpertAgent": "expert",
                     "BCAgent": "bc", "MetaWorldExpertAgent": "metaworld_expert"}.get(a, a)
