@@ -48,7 +48,7 @@ SECTIONS = {
     "oracles": ("Tabletop: oracles and baselines",
                 "Oracles read the simulator: `planner=scripted` (the task's reference plan of the live scene), "
                 "`videomodel=oracle` (the scripted expert carries the subgoal out in a copy of the simulator; its "
-                "clips are exact, so K = 1), `agent=expert` (the scripted expert on the reference plan). "
+                "clips are exact and all K agree), `agent=expert` (the scripted expert on the reference plan). "
                 "`agent=bc` is behaviour cloning from the image and the instruction."),
     "ablations": ("Tabletop: ablations of the default world model and inverse dynamics",
                   "Single-step suite with the oracle planner (`planner=scripted`), so that only the DiT, the search "

@@ -56,7 +56,7 @@ def _record(cfg: DictConfig) -> None:
 
 
 def _record_metaworld(cfg: DictConfig) -> None:
-    """dreamplan record env=metaworld: scripted Meta-World demos (configs/record/metaworld.yaml)."""
+    """dreamplan record env=metaworld: scripted Meta-World demos (configs/dataset/metaworld.yaml)."""
     import functools
 
     from hydra.utils import instantiate
@@ -205,6 +205,18 @@ def _override(arg: str, positional: str | None) -> str:
     return f"{positional}='{escaped}'"
 
 
+def _choices(message: str) -> str:
+    """' (options: a, b)' for Hydra's "Could not find 'group/option'", whose own list is on later lines."""
+    import re
+    from importlib.resources import files
+
+    found = re.search(r"Could not find '([\w/-]+)/[^/']*'", message)
+    if not found or not files("configs").joinpath(found.group(1)).is_dir():
+        return ""
+    options = sorted(f.name[:-5] for f in files("configs").joinpath(found.group(1)).iterdir() if f.name.endswith(".yaml"))
+    return f" (options: {', '.join(options)})"
+
+
 def compose(config_name: str, overrides: list[str]) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
@@ -216,7 +228,7 @@ def compose(config_name: str, overrides: list[str]) -> DictConfig:
         with initialize_config_module("configs", version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as e:
-        raise UserError(f"bad config or override: {str(e).splitlines()[0]}") from None
+        raise UserError(f"bad config or override: {str(e).splitlines()[0]}{_choices(str(e))}") from None
 
 
 def _root_cause(e: BaseException) -> BaseException:

@@ -59,9 +59,9 @@ def comparison_video(episode, frame_stride: int, scale: int = 2) -> np.ndarray:
     """[steps+1, 2H*scale, W*scale, 3]: the imagined frame for each moment on top, the real one below."""
     real = np.stack(episode.frames)
     imagined = np.zeros_like(real)
-    for start, clip in episode.imagined:
-        for t in range(start, len(real)):
-            j = min(len(clip) - 1, max(0, math.ceil((t - start) / frame_stride) - 1))
+    for begin, clip in episode.imagined:
+        for t in range(begin, len(real)):
+            j = min(len(clip) - 1, max(0, math.ceil((t - begin) / frame_stride) - 1))
             imagined[t] = clip[j]
     both = np.concatenate([imagined, real], axis=1)
     return both.repeat(scale, axis=1).repeat(scale, axis=2)

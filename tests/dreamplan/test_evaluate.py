@@ -26,7 +26,7 @@ def test_suites_are_a_config_group_and_tasks_pick_from_them(capsys):
     with pytest.raises(DreamplanError, match="task 'push_to_center' is not in suite 'tabletop-long'"):
         select_tasks(suite, ["push_to_center"])
     assert main(["eval", "suite=tabletop-huge"]) == 2
-    assert "suite" in capsys.readouterr().err
+    assert "(options: metaworld, tabletop, tabletop-long, tabletop-single)" in capsys.readouterr().err
 
 
 @pytest.mark.slow
