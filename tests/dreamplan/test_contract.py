@@ -114,3 +114,20 @@ def test_the_episode_is_scored_by_the_env_not_by_the_agent(env):
     obs, info = env.reset(seed=1_000_000, options={"task": "push_to_center"})
     episode = run_episode(env, obs, Liar(), info["instruction"])
     assert not episode.success and episode.failure == "the agent stopped before the task was done"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("agent", ["imagine", "expert", "bc"])
+def test_every_tabletop_agent_runs_under_eval(tmp_path, agent):
+    import json
+
+    from dreamplan.cli import main
+
+    out = tmp_path / agent
+    args = ["eval", f"agent={agent}", "tasks=[push_to_center]", "episodes=1", "workers=1", "videos=false",
+            "attribute=false", "videomodel=oracle", "planner=scripted", "agent.num_samples=1", f"out={out}"]
+    assert main([a for a in args if agent == "imagine" or not a.startswith("agent.")]) == 0
+    record = json.loads((out / "eval_info.json").read_text())["episodes"][0]
+    assert record["steps"] > 0 and record["failure"] != "the agent stopped before the task was done"
+    if agent != "bc":
+        assert record["success"]
