@@ -112,7 +112,8 @@ def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
     job = EvalJob(env=container["env"], agent=container["agent"], tasks=select_tasks(container["suite"], cfg.tasks),
                   splits=list(cfg.splits), episodes=cfg.episodes, seed=cfg.seed, out=out, videos=cfg.videos,
                   frame_stride=cfg.frame_stride, swaps=swaps, seed_base=cfg.seed_base,
-                  known_splits=tuple(container["suite"]["splits"]), per_task=cfg.per_task)
+                  known_splits=tuple(container["suite"]["splits"]), per_task=cfg.per_task,
+                  episode_timeout=cfg.episode_timeout)
     evaluate(job, workers=cfg.workers, config=container)
     print((Path(out) / "results.md").read_text())
     print(f"wrote {out}/eval_info.json, results.md" + (", videos/" if cfg.videos else ""))
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dreamplan: error: bad config: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("dreamplan: interrupted (finished shards and checkpoints are kept; re-run to resume)", file=sys.stderr)
+        print("dreamplan: interrupted (finished episodes, shards and checkpoints are kept; re-run the same command to resume)", file=sys.stderr)
         return 130
     return 0
 

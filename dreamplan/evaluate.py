@@ -4,16 +4,28 @@ Writes into the run directory:
   eval_info.json   config, seeds, one record per episode, and per task/split aggregates
   results.md       the per-task table (success with a 95 % Wilson interval, per-subgoal success, steps, time)
   videos/*.mp4     per episode: imagined frames (top) over real frames (bottom)
+  episodes/<task>-<split>-<seed>.json   each episode's record, written (atomically) as soon as it is finished
+  job.json         the hash of the config the episodes were run with
+
+An eval is a resumable job: a re-run into the same `out` runs only the episodes that have no file yet (a different
+config there is refused), and the summary is rebuilt from all the requested episodes' files after every run. In
+worker processes (workers > 1, a pebble.ProcessPool) an episode whose worker dies is retried once, then recorded as
+`crashed`; one that runs longer than `episode_timeout` seconds is recorded as `timeout`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import multiprocessing as mp
 import multiprocessing.util
+import signal
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +95,7 @@ class EvalJob:
     seed_base: int = EVAL_SEED_BASE  # episode i runs seed_base + seed + i (Meta-World/AVDC: seed_base 0)
     known_splits: tuple[str, ...] = SPLITS
     per_task: bool = False  # also a row per task over all its splits
+    episode_timeout: float | None = None  # seconds of wall clock per episode in a worker process (None: no limit)
 
     def episodes_to_run(self) -> list[tuple[str, str, int]]:
         return [(task, split, self.seed_base + self.seed + i) for task in self.tasks for split in self.splits
@@ -92,13 +105,20 @@ class EvalJob:
 worker_state: dict = {}  # this process's job, env and agents (filled by a worker's initializer, emptied when it closes)
 
 
-def _init_worker(job: EvalJob) -> None:
+def _init_worker(job: EvalJob, defer_errors: bool = False) -> None:
+    """Build this process's env and agents. In a pool worker (`defer_errors`) a failure is kept and raised by each
+    episode instead: a pool respawns a worker whose initializer fails, forever, and the eval would hang."""
     import torch
     from hydra.utils import instantiate
 
     torch.set_num_threads(1)  # one core per worker process
-    agents = {"main": instantiate(job.agent)} | {k: instantiate(v) for k, v in job.swaps.items()}
-    worker_state.update(job=job, env=instantiate(job.env), agents=agents)
+    try:
+        agents = {"main": instantiate(job.agent)} | {k: instantiate(v) for k, v in job.swaps.items()}
+        worker_state.update(job=job, env=instantiate(job.env), agents=agents)
+    except Exception as e:
+        if not defer_errors:
+            raise
+        worker_state.update(job=job, init_error=e)
     # a pool worker that exits normally (pool.close + join) runs this; the main process at interpreter exit
     multiprocessing.util.Finalize(None, _close_worker, exitpriority=10)
 
@@ -125,6 +145,8 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
     import imageio.v3 as iio
 
     task, split, seed = spec
+    if "init_error" in worker_state:
+        raise worker_state["init_error"]
     job, env, agent = worker_state["job"], worker_state["env"], worker_state["agents"]["main"]
     obs, info = start(env, seed, {"task": task, "split": split})
     t0 = time.perf_counter()
@@ -216,6 +238,103 @@ def results_table(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Keys of the eval config that do not change any episode's outcome, left out of the job's hash so a re-run with
+# other values resumes: how many processes run it, whether videos are written, where to, and the summary's rows.
+# `episodes` too: episode i's seed does not depend on how many there are, so a larger `episodes` extends a run (and a
+# smaller one summarizes its first episodes). Everything else (agent, env, suite, tasks, splits, seeds, attribution,
+# episode_timeout) is hashed.
+UNHASHED_KEYS = ("workers", "videos", "out", "episodes", "per_task")
+
+
+def config_hash(config: dict) -> str:
+    kept = {k: v for k, v in config.items() if k not in UNHASHED_KEYS}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def episode_path(out: Path, spec: tuple[str, str, int]) -> Path:
+    task, split, seed = spec
+    return out / "episodes" / f"{task}-{split}-{seed}.json"
+
+
+def _load_episode(out: Path, spec: tuple[str, str, int], digest: str) -> dict | None:
+    """The finished record of `spec` under `out` when it was run with this config, else None."""
+    try:
+        record = json.loads(episode_path(out, spec).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return record if record.get("config_hash") == digest else None
+
+
+def _save_episode(out: Path, spec: tuple[str, str, int], record: dict, digest: str) -> None:
+    atomic_write(episode_path(out, spec), json.dumps(record | {"config_hash": digest}, indent=2))
+
+
+def _check_job(out: Path, config: dict, digest: str) -> None:
+    """Write `out`/job.json, or refuse (one line) when it holds another config's episodes."""
+    path = out / "job.json"
+    if path.exists():
+        found = json.loads(path.read_text()).get("config_hash")
+        if found != digest:
+            raise DreamplanError(f"{out} holds an eval of a different config (hash {found}, this one {digest}): "
+                                 f"re-run with its config to resume, or give another out=")
+        return
+    atomic_write(path, json.dumps({"config_hash": digest, "unhashed_keys": list(UNHASHED_KEYS),
+                                   "config": {k: v for k, v in config.items() if k not in UNHASHED_KEYS}},
+                                  indent=2, default=str))
+
+
+def _lost_record(spec: tuple[str, str, int], outcome: str, failure: str, wall: float, attempts: int) -> dict:
+    """The record of an episode whose worker died or ran out of time: the fields aggregate() reads, a failure."""
+    task, split, seed = spec
+    return {"task": task, "split": split, "seed": seed, "instruction": "", "reference_subgoals": [],
+            "success": False, "subgoal_success": 0.0, "steps": 0, "wall_s": wall, "timings": {}, "subgoals": [],
+            "replans": 0, "decisions": 0, "failure": failure, "final_state": [], "outcome": outcome,
+            "attempts": attempts}
+
+
+def _died(e: BaseException) -> str:
+    code = getattr(e, "exitcode", None)
+    if isinstance(code, int) and code < 0:
+        try:
+            return f"worker died: killed by {signal.Signals(-code).name}"
+        except ValueError:
+            pass
+    return f"worker died: {e} (exit code {code})"
+
+
+def _run_pool(job: EvalJob, todo: list[tuple[str, str, int]], workers: int, save, progress) -> None:
+    """Run `todo` in `workers` spawned processes; save each record as it comes. A dead worker's episode is retried
+    once, then saved as crashed; one past `job.episode_timeout` is saved as timeout. Never waits on a dead worker."""
+    from pebble import ProcessExpired, ProcessPool
+
+    pool = ProcessPool(max_workers=workers, initializer=_init_worker, initargs=(job, True),
+                       context=mp.get_context("spawn"))
+    try:
+        pending = {pool.schedule(_run_one, args=(spec,), timeout=job.episode_timeout): (spec, 1) for spec in todo}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                spec, attempt = pending.pop(future)
+                try:
+                    record = future.result()
+                except ProcessExpired as e:
+                    if attempt < 2:  # the worker died (SIGKILL, OOM): once more, in a fresh worker
+                        pending[pool.schedule(_run_one, args=(spec,), timeout=job.episode_timeout)] = (spec, attempt + 1)
+                        continue
+                    record = _lost_record(spec, "crashed", _died(e), 0.0, attempt)
+                except FutureTimeout:
+                    record = _lost_record(spec, "timeout", f"timed out after {job.episode_timeout:g} s",
+                                          float(job.episode_timeout), attempt)
+                save(spec, record)
+                progress.update()
+        pool.close()  # let the workers exit (and close what they hold) instead of being terminated
+        pool.join()
+    except BaseException:
+        pool.stop()  # Ctrl-C or an error: episodes saved so far are kept; a re-run resumes
+        pool.join()
+        raise
+
+
 def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict:
     for split in job.splits:
         if split not in job.known_splits:
@@ -224,25 +343,37 @@ def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict
         raise DreamplanError(f"episodes must be at least 1, got {job.episodes}")
     out = Path(job.out)
     out.mkdir(parents=True, exist_ok=True)
+    hashed = config if config else asdict(job)
+    digest = config_hash(hashed)
+    _check_job(out, hashed, digest)
     specs = job.episodes_to_run()
-    records: list[dict] = []
-    if workers <= 1:
-        _init_worker(job)
-        try:
-            for spec in tqdm(specs, desc="eval", unit="ep"):
-                records.append(_run_one(spec))
-        finally:
-            _close_worker()
-    else:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-            for r in tqdm(pool.imap(_run_one, specs), total=len(specs), desc="eval", unit="ep"):
-                records.append(r)
-            pool.close()  # let the workers exit (and close what they hold) instead of being terminated
-            pool.join()
+    todo = [spec for spec in specs if _load_episode(out, spec, digest) is None]
+
+    def save(spec, record):
+        _save_episode(out, spec, record, digest)
+
+    with tqdm(total=len(specs), initial=len(specs) - len(todo), desc="eval", unit="ep") as progress:
+        if todo and workers <= 1:
+            _init_worker(job)
+            try:
+                for spec in todo:
+                    save(spec, _run_one(spec))
+                    progress.update()
+            finally:
+                _close_worker()
+        elif todo:
+            _run_pool(job, todo, workers, save, progress)
+    records = []
+    for spec in specs:
+        record = _load_episode(out, spec, digest)
+        if record is None:
+            raise DreamplanError(f"episode {episode_path(out, spec)} is missing after the run")
+        record.pop("config_hash")
+        records.append(record)
     summary = aggregate(records, job.per_task)
-    info = {"config": config or {}, "tasks": job.tasks, "splits": job.splits, "episodes_per_task": job.episodes,
-            "seeds": sorted({r["seed"] for r in records}), "summary": summary, "episodes": records}
+    info = {"config": config or {}, "config_hash": digest, "tasks": job.tasks, "splits": job.splits,
+            "episodes_per_task": job.episodes, "seeds": sorted({r["seed"] for r in records}), "summary": summary,
+            "episodes": records}
     atomic_write(out / "eval_info.json", json.dumps(info, indent=2))
-    (out / "results.md").write_text(results_table(summary))
+    atomic_write(out / "results.md", results_table(summary))
     return info
