@@ -58,12 +58,12 @@ def trace_episode(env, agent, scorer: ClipScorer, task: str, seed: int) -> dict:
     episode = run_episode(traced, obs, agent, info["instruction"])
     starts = [s for s, _ in episode.imagined] + [episode.steps]
     decisions = []
-    for (start, clip), end in zip(episode.imagined, starts[1:]):
+    for (begin, clip), end in zip(episode.imagined, starts[1:]):
         decisions.append({
-            "step": start,
-            "imagined_progress": scorer.progress(episode.frames[start], clip[-1], scored),
-            "real_change_cm": 100 * (traced.distances[end] - traced.distances[start]),
-            "steps": end - start,
+            "step": begin,
+            "imagined_progress": scorer.progress(episode.frames[begin], clip[-1], scored),
+            "real_change_cm": 100 * (traced.distances[end] - traced.distances[begin]),
+            "steps": end - begin,
         })
     return {"task": task, "seed": seed, "success": bool(episode.success), "decisions": decisions}
 
