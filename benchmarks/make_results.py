@@ -208,8 +208,6 @@ def _resolved(node):
 
 def compose_eval(overrides: tuple[str, ...]) -> dict:
     if overrides not in _compose_cache:
-        from omegaconf import OmegaConf
-
         from dreamplan.cli import compose
 
         cfg = compose("eval", list(overrides))
@@ -370,11 +368,15 @@ class Report:
         self.warnings: list[str] = []
         self.legacy = False
 
+    def result(self, rel: str) -> dict | None:
+        """The JSON at `rel` (from the repository root), or None, noting it as missing."""
+        d = load(ROOT / rel)
+        if d is None:
+            self.missing.append(rel)
+        return d
+
     def eval_info(self, run: str) -> dict | None:
-        info = load(RESULTS / run / "eval_info.json")
-        if info is None:
-            self.missing.append(f"{REL}/{run}/eval_info.json")
-        return info
+        return self.result(f"{REL}/{run}/eval_info.json")
 
     def eval_rows(self, runs: list[str]) -> list[str]:
         rows = []
@@ -419,9 +421,8 @@ class Report:
     def paired(self) -> list[str]:
         rows = []
         for name in PAIRED:
-            d = load(RESULTS / name)
+            d = self.result(f"{REL}/{name}")
             if d is None:
-                self.missing.append(f"{REL}/{name}")
                 continue
             (base_label, base), *others = d.items()
             for label, r in others:
@@ -437,9 +438,8 @@ class Report:
     def decision_traces(self) -> list[str]:
         rows = []
         for name in DECISION_TRACES:
-            d = load(RESULTS / name)
+            d = self.result(f"{REL}/{name}")
             if d is None:
-                self.missing.append(f"{REL}/{name}")
                 continue
             s = d["summary"]["all"]
             overrides = list(d["overrides"])
@@ -465,9 +465,8 @@ class Report:
     def fidelity(self) -> list[str]:
         rows = []
         for run in FIDELITY:
-            d = load(RESULTS / run / "fidelity.json")
+            d = self.result(f"{REL}/{run}/fidelity.json")
             if d is None:
-                self.missing.append(f"{REL}/{run}/fidelity.json")
                 continue
             c, s = d["config"], d["summary"]["all"]
             fake = {"agent": {"_target_": "x.ImaginationAgent", "video_model": c["videomodel"],
@@ -498,9 +497,8 @@ class Report:
     def planner(self) -> list[str]:
         rows = []
         for name in ("planner_accuracy.json", "planner_accuracy_no_matching.json"):
-            d = load(RESULTS / name)
+            d = self.result(f"{REL}/{name}")
             if d is None:
-                self.missing.append(f"{REL}/{name}")
                 continue
             splits = list(d["results"])
             cmd = (f"python benchmarks/planner_accuracy.py --model {d['model']} --examples "
@@ -524,10 +522,8 @@ class Report:
                 f"One plan at a time: {lat_txt}.", ""]
 
     def invdyn(self) -> list[str]:
-        path = ROOT / INVDYN_EVAL
-        d = load(path)
+        d = self.result(INVDYN_EVAL)
         if d is None:
-            self.missing.append(INVDYN_EVAL)
             return []
         one = d["one_step"]
         rows = [[t, pct(r["expert"]), f"{pct(r['invdyn'])} ({r['invdyn_steps']:.0f} steps)",
@@ -547,10 +543,8 @@ class Report:
 
     def speed(self) -> list[str]:
         lines = ["## Speed (CPU)", ""]
-        d = load(RESULTS / "videomodel_speed.json")
-        if d is None:
-            self.missing.append(f"{REL}/videomodel_speed.json")
-        else:
+        d = self.result(f"{REL}/videomodel_speed.json")
+        if d is not None:
             rows = [[r["threads"], r["sampler_steps"], r["cfg_scale"], r["K"], f"{r['seconds_per_call']:.2f}",
                      f"{r['seconds_per_clip']:.2f}"] for r in d["rows"]]
             lines += [f"The shipped world model (`{d['model']}`, {d['dit_parameters'] / 1e6:.1f} M DiT parameters, "
@@ -559,10 +553,8 @@ class Report:
                       f"{d['repeats']} --seed {d['seed']} --out {REL}/videomodel_speed.json`); the shipped "
                       "configuration samples 8 Euler steps with CFG 2:", "",
                       *table(["threads", "sampler steps", "CFG scale", "K", "s per call", "s per clip"], rows), ""]
-        d = load(RESULTS / "sim_speed.json")
-        if d is None:
-            self.missing.append(f"{REL}/sim_speed.json")
-        else:
+        d = self.result(f"{REL}/sim_speed.json")
+        if d is not None:
             rows = [[f"{size}×{size}", f"{r['env_steps_per_s']:.0f}", f"{r['raw_steps_per_s']:.0f}",
                      f"{r['ratio']:.2f}"] for size, r in d["speed"].items()]
             lines += [f"The simulator (MuJoCo {d['mujoco']}; `python benchmarks/sim_speed.py "
@@ -576,10 +568,8 @@ class Report:
 
     def perception(self) -> list[str]:
         lines = []
-        d = load(RESULTS / "detector_error.json")
-        if d is None:
-            self.missing.append(f"{REL}/detector_error.json")
-        else:
+        d = self.result(f"{REL}/detector_error.json")
+        if d is not None:
             e = d["error_cm"]
             lines += ["## Block detector", "",
                       "How far the block detector's positions (what the agent's pixel completion check and object "
@@ -592,10 +582,8 @@ class Report:
                                                            ("mean", "median", "p95", "p99", "max"))]]),
                       "", f"`agent.done_margin` ({compose_eval(('suite=tabletop-single',))['agent']['done_margin']} m, "
                       "configs/agent/imagine.yaml) is set from the p95.", ""]
-        d = load(RESULTS / "text_separability.json")
-        if d is None:
-            self.missing.append(f"{REL}/text_separability.json")
-        else:
+        d = self.result(f"{REL}/text_separability.json")
+        if d is not None:
             rows = [[r["pair_kind"], "yes" if r["must_differ"] else "no", r["pairs"], f"{r['mean_cos']:.3f}",
                      f"{r['max_cos']:.3f}", pct(r["share_at_least_as_close_as_median_paraphrase"])
                      if r["share_at_least_as_close_as_median_paraphrase"] is not None else "—"] for r in d["rows"]]
@@ -619,9 +607,8 @@ class Report:
 
     def metaworld(self) -> list[str]:
         runs = self.metaworld_runs()
-        pub = load(RESULTS / "metaworld_v3.json")
+        pub = self.result(f"{REL}/metaworld_v3.json")
         if pub is None:
-            self.missing.append(f"{REL}/metaworld_v3.json")
             pub = {"avdc_v2_published": {}}
         avdc = pub["avdc_v2_published"].get("AVDC", {})
         if not runs:

@@ -9,7 +9,6 @@ from dreamplan.baselines import ExpertAgent
 from planner.scripted import ScriptedPlanner
 from sim.oracles import SimulatorOracle
 from sim.env import TabletopEnv
-from sim.errors import DreamplanError
 from sim.targets import Subgoal, Target
 from sim.scene import Block
 
