@@ -90,7 +90,8 @@ METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scr
                   "DiT + learned invdyn": "metaworld-v3-dit-invdyn"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 STANDALONE = ["planner_accuracy.json", "planner_accuracy_no_matching.json", "videomodel_speed.json",
-              "sim_speed.json", "detector_error.json", "text_separability.json", "metaworld_v3.json"]
+              "sim_speed.json", "detector_error.json", "text_separability.json", "metaworld_v3.json",
+              "launcher_speed.json", "faults.json"]
 
 # The README's results table: (run dir, what the row is, the overrides it must have been run with). The overrides
 # are checked against the run's recorded config; a mismatch is reported and the recorded one is shown.
@@ -495,31 +496,50 @@ class Report:
                 ""]
 
     def planner(self) -> list[str]:
-        rows = []
+        rows, family_rows = [], []
         for name in ("planner_accuracy.json", "planner_accuracy_no_matching.json"):
             d = self.result(f"{REL}/{name}")
             if d is None:
                 continue
-            splits = list(d["results"])
+            splits = [s for s in d["results"] if s != "handwritten"]
+            matching = "with" if d["instruction_matching"] else "**without**"
             cmd = (f"python benchmarks/planner_accuracy.py --model {d['model']} --examples "
                    f"{d['seeds']['examples_per_split']} --splits {','.join(splits)}"
                    + ("" if d["instruction_matching"] else " --no-matching") + f" --out {REL}/{name}")
             for split, r in d["results"].items():
-                rows.append([f"{'with' if d['instruction_matching'] else '**without**'} instruction matching",
-                             split, r["examples"], pct(r["exact"]), pct(r["subgoal"]), pct(r["refused"]),
-                             pct(r["blocks_seen"]), code(cmd)])
+                rows.append([f"{matching} instruction matching", split, r["examples"], pct(r["exact"]),
+                             pct(r["subgoal"]), pct(r["refused"]), pct(r["blocks_seen"]), code(cmd)])
+            for family, r in d.get("families", {}).items():
+                family_rows.append([f"{matching} instruction matching", family, "**held out**" if r["heldout"] else
+                                    "seen", r["examples"], pct(r["exact"]), pct(r["refused"])])
         lat = load(RESULTS / "planner_accuracy.json") or {}
         lat_txt = "; ".join(f"{x['threads']} thread{'s' if x['threads'] > 1 else ''}: median "
-                            f"{1000 * x['median_s']:.0f} ms" for x in lat.get("latency", []))
+                            f"{1000 * x['median_s']:.0f} ms, p90 {1000 * x['p90_s']:.0f} ms"
+                            for x in lat.get("latency", []))
+        ref = lat.get("refusals")
+        refusal_txt = [] if ref is None else [
+            f"Instructions that must be refused ({ref['examples']}, one per `train` and `crowded` scene: something "
+            "a pusher cannot do, a block the table lacks, a color two blocks share, a request with no task in it): "
+            f"refused {pct(ref['refused'])}, with the right reason {pct(ref['right_reason'])} ("
+            + ", ".join(f"{k} {pct(v)}" for k, v in ref["right_reason_by_kind"].items())
+            + f"). Valid instructions refused: {pct(ref['valid_refused'])} of {ref['valid_examples']} "
+            "(every valid example above).", ""]
         return ["## Planner", "",
                 f"The shipped tiny VLM (`{lat.get('model', 'checkpoints/planner')}`, "
                 f"{lat.get('parameters', 0) / 1e6:.1f} M parameters) against the reference plans, on evaluation "
-                "seeds; `train` is the training phrasings in fresh scenes, `paraphrase` held-out phrasings, "
-                "`combo` held-out (block, placement) pairs, `crowded` six blocks. `planner=vlm` first matches an "
-                "unseen phrasing to the nearest training phrasing (`planner.match_instructions=true`).", "",
+                "seeds; `train` is the training phrasings in fresh scenes, `paraphrase` held-out templates, "
+                "`combo` held-out (block, placement) pairs, `crowded` six blocks, `mid` a frame part-way through "
+                "the expert's episode (what an agent re-plans from), `handwritten` sentences written by hand for "
+                "given scenes (`benchmarks/handwritten_instructions.json`). `planner=vlm` first reads the "
+                "instruction into a training phrasing (`planner.match_instructions=true`, "
+                "`planner/instruction_matching.py`).", "",
                 *table(["planner", "split", "examples", "exact plans", "subgoals right", "refused",
                         "blocks listed right", "command"], rows), "",
-                f"One plan at a time: {lat_txt}.", ""]
+                "Language families (`planner/phrasings.py`): the `train` split's scenes, each instruction said in "
+                "one style. The held-out families were not looked at while the planner's language was built.", "",
+                *table(["planner", "family", "", "examples", "exact plans", "refused"], family_rows), "",
+                *refusal_txt,
+                f"One plan at a time, instruction reading included: {lat_txt}.", ""]
 
     def invdyn(self) -> list[str]:
         d = self.result(INVDYN_EVAL)
@@ -564,7 +584,43 @@ class Report:
                       *table(["image", "env steps/s", "raw steps/s", "ratio"], rows), "",
                       f"The scripted expert (oracle) on training-split seeds 0–{d['episodes'] - 1}: " + ", ".join(
                           f"{t} {pct(r['success'])}" for t, r in d["expert"].items()) + ".", ""]
+        d = self.result(f"{REL}/launcher_speed.json")
+        if d is not None:
+            rows = [[r["local"]["episodes"], f"{r['local']['seconds']:.1f}", f"{r['local']['episodes_per_s']:.2f}",
+                     f"{r['ray']['seconds']:.1f}", f"{r['ray']['episodes_per_s']:.2f}", f"{r['ray_over_local']:.2f}"]
+                    for r in d["rows"]]
+            episodes = " ".join(str(r["episodes_per_task"]) for r in d["rows"])
+            lines += [f"`dreamplan eval` on {d['cpus']} CPUs, `launcher=local workers=2` (a pool of worker processes) "
+                      f"vs `launcher=ray` (a local Ray {d['ray']} instance of 2 CPUs), agent={d['agent']}, "
+                      f"suite={d['suite']}, measured in one run (`python benchmarks/launcher_speed.py --agent "
+                      f"{d['agent']} --suite {d['suite']} --episodes {episodes} --out {REL}/launcher_speed.json`); "
+                      "whole commands, start-up included, and the same episodes from both (load average "
+                      f"{d['load_average_at_start']:.1f} at the start: other jobs shared the cores):", "",
+                      *table(["episodes", "local s", "local episodes/s", "Ray s", "Ray episodes/s", "Ray / local"],
+                             rows), ""]
         return lines
+
+    def faults(self) -> list[str]:
+        d = self.result(f"{REL}/faults.json")
+        if d is None:
+            return []
+        rows = []
+        for r in d["cases"]:
+            o, lost = r["observed"], r["observed"]["lost"]
+            observed = f"exit {o['code']}" + (f": `{o['line']}`" if o["line"] else "")
+            rows.append([r["fault"], f"exit {r['expected']['code']}", observed,
+                         "yes" if o["hang"] else "no", str(o["orphans"]),
+                         f"{lost['episodes']} episodes, {lost['shards']} shards, {lost['bytes']} B",
+                         "yes" if r["ok"] else "**no**: " + "; ".join(f[:100] for f in r["failures"][-2:])])
+        held = sum(r["ok"] for r in d["cases"])
+        return ["## Faults", "",
+                f"`python benchmarks/faults.py --out {REL}/faults.json` ({d['file_systems']} for a full disk and a "
+                f"read-only folder): real `dreamplan` processes killed, interrupted, starved of disk or given bad "
+                f"input; each command under a {d['timeout_s']} s timeout. Data lost: finished episodes or shards that "
+                f"were gone or changed afterwards, or missing once the same command ran again. {held} of "
+                f"{len(d['cases'])} cases hold.", "",
+                *table(["fault", "expected", "observed (the one stderr line)", "hang", "orphans", "data lost", "holds"],
+                       rows), ""]
 
     def perception(self) -> list[str]:
         lines = []
@@ -666,7 +722,7 @@ class Report:
         body = [*self.eval_section("defaults"), *self.eval_section("oracles"),
                 *self.eval_section("ablations", [*self.paired(), *self.decision_traces()]),
                 *self.fidelity(), *self.planner(), *self.invdyn(), *self.perception(), *self.speed(), *self.metaworld(),
-                *self.unsorted()]
+                *self.faults(), *self.unsorted()]
         head = ["# Results", "",
                 "Generated by `python benchmarks/make_results.py` from the JSON under `benchmarks/results/` "
                 "(do not edit by hand). Every row names its configuration and the command that reproduces it; the "

@@ -6,7 +6,9 @@ the command line, then runs. Errors a user can fix are printed as one line, `dre
 
 from __future__ import annotations
 
+import errno
 import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -15,11 +17,24 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from dreamplan.hydra_text import literal
 from dreamplan.paths import register_resolvers
 from sim.errors import DreamplanError
 from training.checkpoint import CheckpointError
 
-USER_ERRORS = (DreamplanError, CheckpointError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+USER_ERRORS = (DreamplanError, CheckpointError, ValueError)
+# OSErrors a user causes (a full disk, a read-only or missing folder, a file where a folder should be, no permission):
+# one line naming the path. Any other OSError is a bug and keeps its traceback.
+USER_OS_ERRORS = {errno.ENOSPC: "no space left on device writing {}", errno.EDQUOT: "disk quota exceeded writing {}",
+                  errno.EFBIG: "file too large for the file-size limit (ulimit -f) writing {}",
+                  errno.EROFS: "read-only file system: cannot write {}", errno.EACCES: "permission denied: {}",
+                  errno.EPERM: "operation not permitted: {}", errno.ENOTDIR: "not a directory: {}",
+                  errno.EISDIR: "is a directory: {}", errno.EEXIST: "file exists: {}",
+                  errno.ENOENT: "no such file or directory: {}", errno.ENAMETOOLONG: "file name too long: {}"}
+# What an interrupted command leaves behind (the message must be true); `train ...` says what it saved, any other
+# command saves nothing.
+KEPT_ON_INTERRUPT = {"record": "complete shards are kept; re-run the same command to record the rest",
+                     "eval": "finished episodes are kept; re-run the same command to run the rest"}
 
 USAGE = """usage: dreamplan COMMAND [key=value ...]
        dreamplan run "group the blocks by color" [key=value ...]
@@ -31,7 +46,11 @@ Any config value can be overridden (Hydra syntax), e.g.
   dreamplan record out=data/demo episodes=20 tasks=[push_to_corner] env.image_size=96
   dreamplan record --cfg    print the composed config and exit
   dreamplan eval suite=metaworld                        Meta-World v3, AVDC's protocol (needs the metaworld extra)
+  dreamplan eval -m videomodel=oracle,dit_pretrained seed=0,20   a sweep: one eval per combination, one table
+  dreamplan eval launcher=ray                           episodes as Ray tasks (ray.address= or RAY_ADDRESS; ray extra)
 """
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
 
 
 def _record(cfg: DictConfig) -> None:
@@ -85,6 +104,14 @@ def _without_group(overrides: list[str], group: str) -> list[str]:
     return [o for o in overrides if key(o) != group and not key(o).startswith(f"{group}.")]
 
 
+def _check_integers(cfg: DictConfig, **least: int) -> None:
+    """One line for a seed or count that is not an integer of at least its minimum (`seed=abc` reaches us as text)."""
+    for key, minimum in least.items():
+        value = cfg[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise UserError(f"{key} must be an integer >= {minimum}, got {value!r}")
+
+
 def _require_env_extra(cfg: DictConfig) -> None:
     if str(cfg.env._target_).startswith("sim.metaworld."):
         from sim.metaworld import require_metaworld
@@ -97,9 +124,11 @@ def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
 
     from omegaconf import OmegaConf
 
-    from dreamplan.evaluate import EvalJob, evaluate, select_tasks
+    from dreamplan.evaluate import EvalJob, evaluate, launcher, select_tasks
 
+    _check_integers(cfg, seed=0, episodes=1, workers=1)
     _require_env_extra(cfg)
+    launch = launcher(cfg.launcher, cfg.ray.address)  # an unknown launcher or a missing ray extra: one line, now
     agent_name = cfg.agent._target_.rsplit(".", 1)[-1]
     out = cfg.out or f"runs/eval/{cfg.suite.name}-{agent_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     container = OmegaConf.to_container(cfg, resolve=True)
@@ -114,7 +143,7 @@ def _eval(cfg: DictConfig, overrides: list[str] = ()) -> None:
                   frame_stride=cfg.frame_stride, swaps=swaps, seed_base=cfg.seed_base,
                   known_splits=tuple(container["suite"]["splits"]), per_task=cfg.per_task,
                   episode_timeout=cfg.episode_timeout)
-    evaluate(job, workers=cfg.workers, config=container)
+    evaluate(job, workers=cfg.workers, config=container, launch=launch)
     print((Path(out) / "results.md").read_text())
     print(f"wrote {out}/eval_info.json, results.md" + (", videos/" if cfg.videos else ""))
 
@@ -147,14 +176,35 @@ def _run(cfg: DictConfig) -> None:
     from dreamplan.protocols import close_all
     from dreamplan.run import run_instruction
 
+    _check_integers(cfg, seed=0)
     _require_env_extra(cfg)
     env, agent = instantiate(cfg.env), instantiate(cfg.agent)
     try:
-        result = run_instruction(env, agent, cfg.instruction, cfg.seed, cfg.out, cfg.videomodel.frame_stride)
+        result = run_instruction(env, agent, cfg.instruction, cfg.seed, cfg.out, cfg.videomodel.frame_stride,
+                                 task=cfg.task, scene=cfg.scene)
     finally:
         close_all(agent, env)
     if not result["success"]:
         raise SystemExit(1)
+
+
+def _scene(cfg: DictConfig) -> None:
+    from hydra.utils import instantiate
+
+    from dreamplan.episode import start
+    from dreamplan.scenes import save_scene
+
+    _check_integers(cfg, seed=0)
+    env = instantiate(cfg.env)
+    if not hasattr(env.unwrapped, "scene"):
+        raise ValueError(f"{cfg.env._target_} has no saveable scenes (the tabletop has)")
+    try:
+        _, info = start(env, cfg.seed, {"task": cfg.task, "split": cfg.split})
+        path = save_scene(cfg.out, env)
+    finally:
+        env.close()
+    print(f"{', '.join(b.name for b in env.unwrapped.blocks)}; {cfg.task}: {info['instruction']!r}")
+    print(f"wrote {path} (play a sentence in it: dreamplan run \"...\" scene={path})")
 
 
 def _report(cfg: DictConfig) -> None:
@@ -173,6 +223,7 @@ class Command(NamedTuple):
 COMMANDS: dict[str, tuple] = {
     "run": ("run", "dreamplan.cli:_run", "carry out one instruction with the whole stack; a video of imagined vs real",
             "instruction"),
+    "scene": ("scene", "dreamplan.cli:_scene", "save a task's seeded scene as JSON, to play any sentence in (run scene=)"),
     "record": ("record", "dreamplan.cli:_record", "record scripted-expert episodes to HDF5 shards"),
     "train invdyn": ("train/invdyn", "invdyn.train:main", "train the inverse-dynamics model (resumes from run_dir)"),
     "train autoencoder": ("train/autoencoder", "videomodel.train:train_autoencoder", "train the video model's frame autoencoder"),
@@ -192,23 +243,23 @@ def _load(spec: str) -> Callable[[DictConfig], None]:
     return getattr(importlib.import_module(module), func)
 
 
-class UserError(Exception):
-    """A problem with the user's input, reported as one line."""
+class UserError(DreamplanError):
+    """A problem with the user's input, reported as one line. A DreamplanError, so that it is caught as one also
+    under `python -m dreamplan.cli`, where this module runs twice (as __main__, and imported by _load)."""
 
 
 def _override(arg: str, positional: str | None) -> str:
-    """A Hydra override; a bare word (no '=') sets the command's positional key, quoted so spaces survive."""
+    """A Hydra override; a bare argument (no `=` in its first word) sets the command's positional key to exactly that
+    text."""
     if "=" in arg.split(" ")[0] or arg.startswith(("+", "~")):
         return arg
     if positional is None:
         raise UserError(f"unexpected argument {arg!r}: give overrides as key=value")
-    escaped = arg.replace("\\", "\\\\").replace("'", "\\'")
-    return f"{positional}='{escaped}'"
+    return f"{positional}={literal(arg)}"
 
 
 def _choices(message: str) -> str:
     """' (options: a, b)' for Hydra's "Could not find 'group/option'", whose own list is on later lines."""
-    import re
     from importlib.resources import files
 
     found = re.search(r"Could not find '([\w/-]+)/[^/']*'", message)
@@ -243,6 +294,18 @@ def _one_line(e: BaseException) -> str:
     return lines[0] if lines else type(e).__name__
 
 
+def _user_message(e: BaseException) -> str | None:
+    """The one line for an error the user can fix, or None for a bug (which keeps its traceback)."""
+    if isinstance(e, OSError) and e.errno is not None:
+        template = USER_OS_ERRORS.get(e.errno)
+        if template is None:
+            return None
+        return template.format(e.filename) if e.filename is not None else _one_line(e)
+    if isinstance(e, (UserError, *USER_ERRORS, FileNotFoundError, NotADirectoryError, PermissionError)):
+        return _one_line(e)  # our own message (an OSError raised with text and no errno among them)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in {"-h", "--help", "help"}:
@@ -258,9 +321,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spec = Command(*COMMANDS[command])
     show = "--cfg" in args
+    multirun = any(a in MULTIRUN_FLAGS for a in args)
     try:
-        overrides = [_override(a, spec.positional) for a in args if a != "--cfg"]
+        overrides = [_override(a, spec.positional) for a in args if a != "--cfg" and a not in MULTIRUN_FLAGS]
         run = _load(spec.target)
+        if multirun:
+            if command != "eval" or show:
+                raise UserError("-m/--multirun sweeps `dreamplan eval` only (and cannot print with --cfg)")
+            from dreamplan.sweep import run_sweep
+
+            run_sweep(spec.config, overrides, compose, run)
+            return 0
         config_name = spec.config
         cfg = compose(config_name, overrides)
         if show:
@@ -272,21 +343,20 @@ def main(argv: list[str] | None = None) -> int:
             run(cfg, overrides=overrides)
         else:
             run(cfg)
-    except (UserError, *USER_ERRORS) as e:
-        # Anything else is a bug and keeps its traceback.
-        print(f"dreamplan: error: {_one_line(e)}", file=sys.stderr)
-        return 2
-    except InstantiationException as e:  # Hydra wraps what a component's constructor raised
-        cause = _root_cause(e)
-        if not isinstance(cause, USER_ERRORS):
+    except (UserError, *USER_ERRORS, OSError, InstantiationException) as e:  # Hydra wraps what a constructor raised
+        message = _user_message(_root_cause(e))
+        if message is None:
             raise
-        print(f"dreamplan: error: {_one_line(cause)}", file=sys.stderr)
+        print(f"dreamplan: error: {message}", file=sys.stderr)
         return 2
     except OmegaConfBaseException as e:  # e.g. a mandatory value (???) left unset
         print(f"dreamplan: error: bad config: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("dreamplan: interrupted (finished episodes, shards and checkpoints are kept; re-run the same command to resume)", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        kept = KEPT_ON_INTERRUPT.get(command, "nothing was saved")
+        if command.startswith("train "):  # the trainer says where it stopped and what it saved
+            kept = f"{str(e) or 'checkpoints saved so far are kept'}; re-run the same command to resume"
+        print(f"dreamplan: interrupted ({kept})", file=sys.stderr)
         return 130
     return 0
 

@@ -8,9 +8,10 @@ Writes into the run directory:
   job.json         the hash of the config the episodes were run with
 
 An eval is a resumable job: a re-run into the same `out` runs only the episodes that have no file yet (a different
-config there is refused), and the summary is rebuilt from all the requested episodes' files after every run. In
-worker processes (workers > 1, a pebble.ProcessPool) an episode whose worker dies is retried once, then recorded as
-`crashed`; one that runs longer than `episode_timeout` seconds is recorded as `timeout`.
+config there is refused), and the summary is rebuilt from all the requested episodes' files after every run. A
+launcher runs the missing episodes: `run_local` (here, in this process or a pebble.ProcessPool of `workers`) or
+dreamplan.launch_ray's (Ray tasks on a cluster). In worker processes an episode whose worker dies is retried once,
+then recorded as `crashed`; one that runs longer than `episode_timeout` seconds is recorded as `timeout`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -36,7 +38,9 @@ from dreamplan.protocols import close_all
 from sim.errors import DreamplanError
 from sim.metaworld import AVDC_TASKS
 from sim.tasks import EVAL_SEED_BASE, SPLITS, TASKS
-from training.atomic import atomic_path, atomic_write
+from sim.workers import die_with_parent, stop_pool
+from training.atomic import atomic_write
+from training.checkpoint import config_differences
 
 KNOWN_TASKS = {"tabletop": tuple(TASKS), "metaworld": AVDC_TASKS}  # per suite family (configs/suite/*.yaml)
 
@@ -105,12 +109,15 @@ class EvalJob:
 worker_state: dict = {}  # this process's job, env and agents (filled by a worker's initializer, emptied when it closes)
 
 
-def _init_worker(job: EvalJob, defer_errors: bool = False) -> None:
+def init_worker(job: EvalJob, defer_errors: bool = False) -> None:
     """Build this process's env and agents. In a pool worker (`defer_errors`) a failure is kept and raised by each
     episode instead: a pool respawns a worker whose initializer fails, forever, and the eval would hang."""
     import torch
+    from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
+    if defer_errors:  # a pool worker: killed with the eval's main process, not left running episodes (sim.workers)
+        die_with_parent()
     torch.set_num_threads(1)  # one core per worker process
     try:
         agents = {"main": instantiate(job.agent)} | {k: instantiate(v) for k, v in job.swaps.items()}
@@ -118,12 +125,14 @@ def _init_worker(job: EvalJob, defer_errors: bool = False) -> None:
     except Exception as e:
         if not defer_errors:
             raise
+        while isinstance(e, InstantiationException) and e.__cause__ is not None:
+            e = e.__cause__  # what the constructor raised: Hydra's wrapper loses its cause on the way to the main process
         worker_state.update(job=job, init_error=e)
     # a pool worker that exits normally (pool.close + join) runs this; the main process at interpreter exit
-    multiprocessing.util.Finalize(None, _close_worker, exitpriority=10)
+    multiprocessing.util.Finalize(None, close_worker, exitpriority=10)
 
 
-def _close_worker() -> None:
+def close_worker() -> None:
     close_all(*worker_state.get("agents", {}).values(), worker_state.get("env"))
     worker_state.clear()
 
@@ -141,7 +150,9 @@ def _attribute(spec: tuple[str, str, int]) -> dict[str, bool]:
     return fixed
 
 
-def _run_one(spec: tuple[str, str, int]) -> dict:
+def run_one(spec: tuple[str, str, int], video_dir: Path | None = None) -> dict:
+    """Play one episode with this process's env and agent; its video goes to `video_dir` (default <out>/videos: a
+    Ray worker, which may be on another machine, writes it into a local folder and returns it to the driver)."""
     import imageio.v3 as iio
 
     task, split, seed = spec
@@ -149,6 +160,7 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
         raise worker_state["init_error"]
     job, env, agent = worker_state["job"], worker_state["env"], worker_state["agents"]["main"]
     obs, info = start(env, seed, {"task": task, "split": split})
+    scene = env.unwrapped.scene() if hasattr(env.unwrapped, "scene") else None  # replay: dreamplan run scene=
     t0 = time.perf_counter()
     try:
         episode = run_episode(env, obs, agent, info["instruction"])
@@ -171,11 +183,15 @@ def _run_one(spec: tuple[str, str, int]) -> dict:
         "failure": (episode.failure if episode else error),
         "final_state": [round(float(v), 5) for v in env.unwrapped.state_vector()],  # pusher xy, then per block
     }
+    if scene is not None:
+        record["scene"] = scene
     if job.videos and episode is not None:
-        path = Path(job.out) / "videos" / f"{task}-{split}-{seed}.mp4"
-        with atomic_path(path) as tmp:
-            iio.imwrite(tmp, comparison_video(episode, job.frame_stride), fps=20, codec="libx264", macro_block_size=1)
-        record["video"] = str(path.relative_to(job.out))
+        name = f"{task}-{split}-{seed}.mp4"
+        # encoded in memory: ffmpeg writing a file itself reports a full disk on its own stderr, or not at all
+        data = iio.imwrite("<bytes>", comparison_video(episode, job.frame_stride), extension=".mp4", fps=20,
+                           codec="libx264", macro_block_size=1)
+        atomic_write((video_dir or Path(job.out) / "videos") / name, data)
+        record["video"] = f"videos/{name}"
     if job.swaps and not record["success"]:
         record["fixed_by"] = _attribute(spec)
     return record
@@ -239,11 +255,12 @@ def results_table(summary: dict) -> str:
 
 
 # Keys of the eval config that do not change any episode's outcome, left out of the job's hash so a re-run with
-# other values resumes: how many processes run it, whether videos are written, where to, and the summary's rows.
+# other values resumes: how many processes run it and on what, whether videos are written, where to, and the
+# summary's rows.
 # `episodes` too: episode i's seed does not depend on how many there are, so a larger `episodes` extends a run (and a
 # smaller one summarizes its first episodes). Everything else (agent, env, suite, tasks, splits, seeds, attribution,
 # episode_timeout) is hashed.
-UNHASHED_KEYS = ("workers", "videos", "out", "episodes", "per_task")
+UNHASHED_KEYS = ("workers", "launcher", "ray", "videos", "out", "episodes", "per_task")
 
 
 def config_hash(config: dict) -> str:
@@ -273,17 +290,20 @@ def _check_job(out: Path, config: dict, digest: str) -> None:
     """Write `out`/job.json, or refuse (one line) when it holds another config's episodes."""
     path = out / "job.json"
     if path.exists():
-        found = json.loads(path.read_text()).get("config_hash")
-        if found != digest:
-            raise DreamplanError(f"{out} holds an eval of a different config (hash {found}, this one {digest}): "
-                                 f"re-run with its config to resume, or give another out=")
+        held = json.loads(path.read_text())
+        if held.get("config_hash") != digest:
+            ours = json.loads(json.dumps({k: v for k, v in config.items() if k not in UNHASHED_KEYS}, default=str))
+            differ = [d.split(":")[0] for d in config_differences(held.get("config", {}), ours)]
+            what = ", ".join(differ[:6]) if differ else f"config hash {held.get('config_hash')}"
+            raise DreamplanError(f"{out} holds an eval of a different config (differs in {what}): re-run with its "
+                                 "config to resume, or give another out=")
         return
     atomic_write(path, json.dumps({"config_hash": digest, "unhashed_keys": list(UNHASHED_KEYS),
                                    "config": {k: v for k, v in config.items() if k not in UNHASHED_KEYS}},
                                   indent=2, default=str))
 
 
-def _lost_record(spec: tuple[str, str, int], outcome: str, failure: str, wall: float, attempts: int) -> dict:
+def lost_record(spec: tuple[str, str, int], outcome: str, failure: str, wall: float, attempts: int) -> dict:
     """The record of an episode whose worker died or ran out of time: the fields aggregate() reads, a failure."""
     task, split, seed = spec
     return {"task": task, "split": split, "seed": seed, "instruction": "", "reference_subgoals": [],
@@ -307,10 +327,10 @@ def _run_pool(job: EvalJob, todo: list[tuple[str, str, int]], workers: int, save
     once, then saved as crashed; one past `job.episode_timeout` is saved as timeout. Never waits on a dead worker."""
     from pebble import ProcessExpired, ProcessPool
 
-    pool = ProcessPool(max_workers=workers, initializer=_init_worker, initargs=(job, True),
+    pool = ProcessPool(max_workers=workers, initializer=init_worker, initargs=(job, True),
                        context=mp.get_context("spawn"))
     try:
-        pending = {pool.schedule(_run_one, args=(spec,), timeout=job.episode_timeout): (spec, 1) for spec in todo}
+        pending = {pool.schedule(run_one, args=(spec,), timeout=job.episode_timeout): (spec, 1) for spec in todo}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -319,23 +339,51 @@ def _run_pool(job: EvalJob, todo: list[tuple[str, str, int]], workers: int, save
                     record = future.result()
                 except ProcessExpired as e:
                     if attempt < 2:  # the worker died (SIGKILL, OOM): once more, in a fresh worker
-                        pending[pool.schedule(_run_one, args=(spec,), timeout=job.episode_timeout)] = (spec, attempt + 1)
+                        pending[pool.schedule(run_one, args=(spec,), timeout=job.episode_timeout)] = (spec, attempt + 1)
                         continue
-                    record = _lost_record(spec, "crashed", _died(e), 0.0, attempt)
+                    record = lost_record(spec, "crashed", _died(e), 0.0, attempt)
                 except FutureTimeout:
-                    record = _lost_record(spec, "timeout", f"timed out after {job.episode_timeout:g} s",
+                    record = lost_record(spec, "timeout", f"timed out after {job.episode_timeout:g} s",
                                           float(job.episode_timeout), attempt)
                 save(spec, record)
                 progress.update()
-        pool.close()  # let the workers exit (and close what they hold) instead of being terminated
-        pool.join()
-    except BaseException:
-        pool.stop()  # Ctrl-C or an error: episodes saved so far are kept; a re-run resumes
-        pool.join()
-        raise
+    finally:  # done, Ctrl-C or an error: episodes saved so far are kept; a re-run resumes
+        stop_pool(pool)
 
 
-def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict:
+def _run_here(job: EvalJob, todo: list[tuple[str, str, int]], workers: int, save, progress) -> None:
+    """Run `todo` one after the other in this process (no timeout: nothing could stop an episode from outside)."""
+    init_worker(job)
+    try:
+        for spec in todo:
+            save(spec, run_one(spec))
+            progress.update()
+    finally:
+        close_worker()
+
+
+def run_local(job: EvalJob, todo: list[tuple[str, str, int]], workers: int, save, progress) -> None:
+    """The default launcher: in this process when `workers` is 1, else in a pool of `workers` processes."""
+    (_run_here if workers <= 1 else _run_pool)(job, todo, workers, save, progress)
+
+
+# A launcher runs an eval's missing episodes and calls save(spec, record) and progress.update() as each finishes.
+Launcher = Callable[[EvalJob, list, int, Callable[[tuple, dict], None], tqdm], None]
+LAUNCHERS = ("local", "ray")
+
+
+def launcher(name: str, ray_address: str | None = None) -> Launcher:
+    """The launcher called `name` (the eval config's `launcher`); Ray is imported only for launcher=ray."""
+    if name == "local":
+        return run_local
+    if name == "ray":
+        from dreamplan.launch_ray import ray_launcher
+
+        return ray_launcher(ray_address)
+    raise DreamplanError(f"unknown launcher {name!r} (known: {', '.join(LAUNCHERS)})")
+
+
+def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None, launch: Launcher = run_local) -> dict:
     for split in job.splits:
         if split not in job.known_splits:
             raise DreamplanError(f"unknown split {split!r} (known: {', '.join(job.known_splits)})")
@@ -353,16 +401,8 @@ def evaluate(job: EvalJob, workers: int = 1, config: dict | None = None) -> dict
         _save_episode(out, spec, record, digest)
 
     with tqdm(total=len(specs), initial=len(specs) - len(todo), desc="eval", unit="ep") as progress:
-        if todo and workers <= 1:
-            _init_worker(job)
-            try:
-                for spec in todo:
-                    save(spec, _run_one(spec))
-                    progress.update()
-            finally:
-                _close_worker()
-        elif todo:
-            _run_pool(job, todo, workers, save, progress)
+        if todo:
+            launch(job, todo, workers, save, progress)
     records = []
     for spec in specs:
         record = _load_episode(out, spec, digest)

@@ -105,5 +105,5 @@ def run_fidelity(env: TabletopEnv, video_model, invdyn, tasks: list[str], episod
     summary = summarize(records)
     path = Path(out)
     atomic_write(path / "fidelity.json", json.dumps({"config": config or {}, "summary": summary, "clips": records}, indent=2))
-    (path / "fidelity.md").write_text(fidelity_table(summary))
+    atomic_write(path / "fidelity.md", fidelity_table(summary))
     return summary

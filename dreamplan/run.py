@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from dreamplan.episode import run_episode, start
 from dreamplan.evaluate import comparison_video
-from training.atomic import atomic_path
+from dreamplan.scenes import scene_options
+from training.atomic import atomic_write
 
 
 VIDEO_SUFFIXES = (".mp4", ".gif", ".webp")
@@ -28,33 +29,47 @@ def write_video(path: str | Path, episode, frame_stride: int) -> Path:
     suffix = path.suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
         raise ValueError(f"out must end in {', '.join(VIDEO_SUFFIXES)}; got {str(path)!r}")
-    with atomic_path(path) as tmp:
-        if suffix == ".mp4":
-            iio.imwrite(tmp, comparison_video(episode, frame_stride, scale=4), fps=FPS, codec="libx264",
-                        macro_block_size=1)
-        else:
-            frames = comparison_video(episode, frame_stride, scale=ANIMATION_SCALE)[::ANIMATION_STRIDE]
-            duration = 1000 * ANIMATION_STRIDE / FPS  # ms per frame
-            options = {"quality": 80, "method": 6} if suffix == ".webp" else {"optimize": True}
-            iio.imwrite(tmp, frames, plugin="pillow", extension=suffix, duration=duration, loop=0, **options)
+    # encoded in memory, then written by atomic_write: ffmpeg writing the file itself reports a read-only folder or a
+    # full disk on its own stderr (or not at all), where atomic_write raises one OSError naming `path`
+    if suffix == ".mp4":
+        data = iio.imwrite("<bytes>", comparison_video(episode, frame_stride, scale=4), extension=suffix, fps=FPS,
+                           codec="libx264", macro_block_size=1)
+    else:
+        frames = comparison_video(episode, frame_stride, scale=ANIMATION_SCALE)[::ANIMATION_STRIDE]
+        duration = 1000 * ANIMATION_STRIDE / FPS  # ms per frame
+        options = {"quality": 80, "method": 6} if suffix == ".webp" else {"optimize": True}
+        data = iio.imwrite("<bytes>", frames, plugin="pillow", extension=suffix, duration=duration, loop=0, **options)
+    atomic_write(path, data)
     return path
 
 
-def run_instruction(env, agent, instruction: str, seed: int, out: str | None, frame_stride: int) -> dict:
-    """Reset `env` to a scene that fits `instruction`, let `agent` carry it out, write the video."""
+def plan_reached(env, plan) -> bool:
+    """Whether every subgoal of `plan` holds in the env now (scoring: the simulator's own check)."""
+    base = env.unwrapped
+    return bool(plan) and all(sg.target is not None and base.check(sg.target) for sg in plan)
+
+
+def run_instruction(env, agent, instruction: str, seed: int, out: str | None, frame_stride: int,
+                    task: str | None = None, scene: str | None = None) -> dict:
+    """Reset `env` to the scene `task`/`scene` pick (by default one of the task the sentence asks for), let `agent`
+    carry out `instruction` as typed, print the outcome, write the video."""
     slug = re.sub(r"[^a-z0-9]+", "-", instruction.lower()).strip("-")[:60]
     path = Path(out or f"runs/run/{slug}-seed{seed}.mp4")
     if path.suffix.lower() not in VIDEO_SUFFIXES:  # before the episode, not after it
         raise ValueError(f"out must end in {', '.join(VIDEO_SUFFIXES)}; got {str(path)!r}")
-    obs, info = start(env, seed, {"instruction": instruction})
     base = env.unwrapped
-    scene = ", ".join(b.name for b in base.blocks) if hasattr(base, "blocks") else f"{info['task']}, {info['camera']}"
-    print(f"scene (seed {seed}): {scene}")
-    bar = None
+    options, predicate = scene_options(instruction, task, scene, env_has_scenes=hasattr(base, "scene"))
+    obs, info = start(env, seed, options)
+    where = f"scene {scene}" if scene else f"seed {seed}"
+    table = ", ".join(b.name for b in base.blocks) if hasattr(base, "blocks") else f"{info['task']}, {info['camera']}"
+    print(f"scene ({where}): {table}")
+    print(f"scored by: {f'the {predicate} task predicate' if predicate else 'the last plan subgoals holding at the end'}")
+    bar, last_plan = None, []
 
     def on_event(kind, payload):
-        nonlocal bar
+        nonlocal bar, last_plan
         if kind == "plan":
+            last_plan = list(payload)
             if bar is not None:
                 bar.close()
             heading = "plan" if bar is None else "re-plan from what really happened"
@@ -69,10 +84,14 @@ def run_instruction(env, agent, instruction: str, seed: int, out: str | None, fr
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - t0
-    write_video(path, episode, frame_stride)
+    if predicate is None:  # no task asks what the sentence asks here: the plan the agent made is the yardstick
+        episode.success = plan_reached(env, last_plan)
+        episode.failure = None if episode.success else episode.failure or "the plan's subgoals do not all hold"
     verdict = "success" if episode.success else f"failed: {episode.failure}"
+    # the outcome first: a video that cannot be written (full disk, read-only folder) must not take it along
     print(f"{verdict} after {episode.steps} steps in {seconds:.1f} s "
-          f"({', '.join(f'{k} {v:.1f} s' for k, v in episode.timings.items())})")
+          f"({', '.join(f'{k} {v:.1f} s' for k, v in episode.timings.items())})", flush=True)
+    write_video(path, episode, frame_stride)
     print(f"video (imagined top, real bottom): {path}")
     return {"success": episode.success, "failure": episode.failure, "video": str(path), "seconds": seconds,
-            "steps": episode.steps, "reference_subgoals": info["subgoals"]}
+            "steps": episode.steps, "scored_by": predicate or "plan", "reference_subgoals": info["subgoals"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.errors import DreamplanError
+from sim.errors import DreamplanError, elided
 from sim.targets import Subgoal
 from sim.tasks import get_task
 
@@ -18,7 +18,8 @@ class ScriptedPlanner:
     def plan(self, image: np.ndarray, instruction: str) -> list[Subgoal]:
         inst = self._env.instance
         if instruction != inst.instruction:
-            raise DreamplanError(f"the scripted planner only knows this episode's instruction ({inst.instruction!r})")
+            raise DreamplanError("the scripted planner only knows this episode's instruction "
+                                 f"({elided(inst.instruction)!r})")
         # decomposed from the current state, so a re-plan after a failure skips what is already done
         targets = get_task(inst.task).decompose(inst.params, inst.blocks, self._env.block_positions())
         return [Subgoal(t.text, t) for t in targets]

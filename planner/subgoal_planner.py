@@ -1,38 +1,31 @@
 """What every subgoal planner promises: a grounded plan or a `PlanningError` that says why there is none.
 
 `SubgoalPlanner` (dreamplan.protocols) is `plan(image uint8 [H, W, 3], instruction) -> list[Subgoal]`. Learned
-planners see only the image, so they ground the instruction against the blocks they perceive in it: a
-color or block the instruction names must be on the table, named unambiguously, and moved (or used as an
-anchor) by the plan; the instruction must start with something a pushing robot can do.
+planners see only the image, so they ground the instruction against the blocks they perceive in it: what it
+asks must be something a pushing robot can do, and a color or block it names must be on the table, named
+unambiguously, and moved (or used as an anchor) by the plan. Wording never decides: "could you...?", "red cube
+to the top left" and "I want the red cube in the corner" are all requests.
 """
 
 from __future__ import annotations
 
-import re
-
-from sim.errors import DreamplanError
-from sim.scene import COLORS, SHAPES, Block
+from planner.instruction_text import cannot_do, mentions, words
+from sim.errors import DreamplanError, elided
+from sim.scene import Block
 from sim.targets import Subgoal
 
-# Color words a user may say; the ones outside COLORS can never be on the table.
-COLOR_WORDS = frozenset(COLORS) | {"pink", "white", "black", "brown", "gray", "grey", "cyan", "magenta", "violet",
-                                   "indigo", "gold", "silver", "beige", "teal", "turquoise", "maroon", "navy", "lime"}
-# What a planar pusher can be asked to do: verbs of moving and arranging things on a table.
-PUSH_VERBS = frozenset("""push move slide shove put place set bring get drag nudge shift gather group sort arrange
-order line make form pair center centre clear collect align organize organise position sweep""".split())
-_POLITE = {"please", "now", "then", "robot"}
+# Why a planner refuses: what the robot cannot do, a block the table lacks, a name that fits two blocks,
+# a request the planner does not understand, a plan that fails its own instruction.
+REFUSALS = ("cannot", "absent", "ambiguous", "unclear", "plan")
 
 
 class PlanningError(DreamplanError):
-    """The instruction cannot be turned into a plan grounded in the scene; `reason` says why, for the user."""
+    """The instruction cannot be turned into a plan grounded in the scene; `reason` says why, for the user, and
+    `kind` (one of REFUSALS) says which kind of why."""
 
-    def __init__(self, reason: str, instruction: str | None = None):
-        self.reason, self.instruction = reason, instruction
-        super().__init__(f"cannot plan {instruction!r}: {reason}" if instruction is not None else reason)
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+", text.lower())
+    def __init__(self, reason: str, instruction: str | None = None, kind: str = "plan"):
+        self.reason, self.instruction, self.kind = reason, instruction, kind
+        super().__init__(f"cannot plan {elided(instruction)!r}: {reason}" if instruction is not None else reason)
 
 
 def _listing(blocks: tuple[Block, ...]) -> str:
@@ -40,41 +33,54 @@ def _listing(blocks: tuple[Block, ...]) -> str:
 
 
 def named_blocks(instruction: str, seen: tuple[Block, ...]) -> list[Block]:
-    """The blocks an instruction names ('red cube', 'red block', 'red'), resolved against the blocks seen;
-    raises PlanningError for a color or block not on the table, an ambiguous name, or an unknown verb."""
-    words = _words(instruction)
-    verbs = [w for w in words if w not in _POLITE]
-    if not verbs or verbs[0] not in PUSH_VERBS:
-        what = f"'{verbs[0]}'" if verbs else "an empty instruction"
-        raise PlanningError(f"the robot can only push blocks around the table; it does not know how to do {what}",
-                            instruction)
+    """The blocks an instruction names ('red cube', 'red block', 'the red one', 'red'), resolved against the
+    blocks seen; raises PlanningError for something a pusher cannot do, a color or block not on the table, or
+    an ambiguous name."""
+    ws = words(instruction)
+    if not ws:
+        raise PlanningError(f"an empty instruction asks for nothing (the table holds: {_listing(seen)})",
+                            instruction, "unclear")
+    what = cannot_do(ws)
+    if what:
+        raise PlanningError(f"the robot can only push blocks around the table; it cannot do {what} "
+                            f"(the table holds: {_listing(seen)})", instruction, "cannot")
     named = []
-    for i, w in enumerate(words):
-        if w not in COLOR_WORDS:
-            continue
-        shape = words[i + 1] if i + 1 < len(words) and words[i + 1] in SHAPES else None
-        matches = [b for b in seen if b.color == w and shape in (None, b.shape)]
-        if not matches:
-            name = f"{w} {shape}" if shape else f"{w} block"
-            raise PlanningError(f"there is no {name} on the table (it holds: {_listing(seen)})", instruction)
+    for m in mentions(ws):
+        matches = [b for b in seen if b.color == m.color and m.shape in (None, b.shape)]
+        if m.noun or not matches:
+            raise PlanningError(f"there is no {m.text} on the table (it holds: {_listing(seen)})", instruction,
+                                "absent")
         if len(matches) > 1:
-            raise PlanningError(f"'{w}' is ambiguous: the table holds {' and '.join(b.name for b in matches)}; "
-                                "say which shape", instruction)
-        named.append(matches[0])
+            raise PlanningError(f"'{m.color}' is ambiguous: the table holds {' and '.join(b.name for b in matches)}; "
+                                "say which shape", instruction, "ambiguous")
+        if matches[0] not in named:
+            named.append(matches[0])
     return named
+
+
+def not_understood(instruction: str, seen: tuple[Block, ...]) -> PlanningError:
+    """The refusal of an instruction the planner's reading finds no task in."""
+    ws = words(instruction)
+    named = mentions(ws)
+    if len(named) == 1:
+        return PlanningError(f"it does not say where the {named[0].text} should go (the table holds: "
+                             f"{_listing(seen)})", instruction, "unclear")
+    return PlanningError(f"it asks for nothing the robot can do: it pushes the blocks on the table "
+                         f"({_listing(seen)}) into places, next to each other, into groups or a line", instruction,
+                         "unclear")
 
 
 def check_plan(instruction: str, seen: tuple[Block, ...], plan: list[Subgoal]) -> list[Subgoal]:
     """`plan` if it is grounded in the blocks seen and touches every block the instruction names."""
     named = named_blocks(instruction, seen)
     if not plan:
-        raise PlanningError("the planner produced no subgoals", instruction)
+        raise PlanningError("the planner produced no subgoals", instruction, "plan")
     touched = {b for sg in plan if sg.target is not None for b in sg.target.blocks}
     missing = [b.name for b in named if b not in touched]
     if missing:
         raise PlanningError(f"the plan ({'; '.join(sg.text for sg in plan)}) never moves or uses the "
-                            f"{', '.join(missing)} the instruction names", instruction)
+                            f"{', '.join(missing)} the instruction names", instruction, "plan")
     return plan
 
 
-__all__ = ["PlanningError", "named_blocks", "check_plan", "COLOR_WORDS", "PUSH_VERBS"]
+__all__ = ["PlanningError", "REFUSALS", "named_blocks", "not_understood", "check_plan"]

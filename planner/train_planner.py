@@ -24,7 +24,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
-from transformers import AutoProcessor
+from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.utils import logging as hf_logging
 
 from planner.plan_data import PlanExamples, load_examples
@@ -141,13 +141,40 @@ def training_loss(model: PlannerTraining, batch: dict) -> tuple[torch.Tensor, di
     return model(**batch)
 
 
-def _processor(run_dir: Path, model_cfg: TinyVLMConfig, seed: int):
+def _processor(run_dir: Path, model_cfg: TinyVLMConfig, seed: int, init_from: str | None):
     path = run_dir / "processor"
     if (path / "processor_config.json").exists():
         return AutoProcessor.from_pretrained(path, local_files_only=True)
-    processor = build_processor(train_tokenizer(task_corpus(seed), model_cfg.vocab_size), model_cfg)
+    if init_from:  # the saved model's token ids mean what its own tokenizer says
+        processor = AutoProcessor.from_pretrained(init_from, local_files_only=True)
+    else:
+        processor = build_processor(train_tokenizer(task_corpus(seed), model_cfg.vocab_size), model_cfg)
     processor.save_pretrained(path)
     return processor
+
+
+def _initial_model(model_cfg: TinyVLMConfig, processor, init_from: str | None):
+    """A fresh VLM, or the saved planner at `init_from` (which must have this config's architecture)."""
+    vlm = build_model(model_cfg, processor.tokenizer)
+    if init_from:
+        saved = AutoModelForImageTextToText.from_pretrained(init_from, local_files_only=True).state_dict()
+        mine = vlm.state_dict()
+        differ = [k for k in mine if k not in saved or saved[k].shape != mine[k].shape]
+        if differ or len(saved) != len(mine):
+            raise ValueError(f"init_from={init_from} is another architecture than model: (e.g. {(differ or list(saved))[0]})")
+        vlm.load_state_dict(saved)
+    return vlm
+
+
+def training_examples(data) -> PlanExamples:
+    """The concatenation of the configured example sets (data.sets: split, frames, examples, seed_base)."""
+    parts = [load_examples(data.cache, s.split, s.examples, seed_base=s.seed_base, frames=s.frames,
+                           workers=data.workers) for s in data.sets]
+    for s in data.sets:
+        if s.seed_base + s.examples > EVAL_SEED_BASE:
+            raise ValueError(f"training set {s.split}/{s.frames} reaches seed {s.seed_base + s.examples}, past the "
+                             f"first evaluation seed {EVAL_SEED_BASE}")
+    return PlanExamples(np.concatenate([p.images for p in parts]), [r for p in parts for r in p.records])
 
 
 def main(cfg: DictConfig) -> None:
@@ -160,11 +187,11 @@ def main(cfg: DictConfig) -> None:
     run_dir = Path(cfg.run_dir)
     model_cfg = TinyVLMConfig(**cfg.model)
     seed_everything(train_cfg.seed)
-    processor = _processor(run_dir, model_cfg, train_cfg.seed)
-    vlm = build_model(model_cfg, processor.tokenizer)
+    processor = _processor(run_dir, model_cfg, train_cfg.seed, cfg.init_from)
+    vlm = _initial_model(model_cfg, processor, cfg.init_from)
     model = PlannerTraining(vlm, cfg.perception_weight)
     d = cfg.data
-    train = load_examples(d.cache, "train", d.train_examples, seed_base=d.train_seed, workers=d.workers)
+    train = training_examples(d)
     val = {s: load_examples(d.cache, s, d.val_examples, seed_base=EVAL_SEED_BASE + d.val_seed_offset,
                             workers=d.workers) for s in d.val_splits}
 

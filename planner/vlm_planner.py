@@ -18,7 +18,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from planner.constrained_decoding import GrammarConstraint, GrammarLogitsProcessor
 from planner.instruction_matching import InstructionMatcher
 from planner.plan_format import Answer, PlanGrammar, parse_answer
-from planner.subgoal_planner import PlanningError, check_plan
+from planner.subgoal_planner import PlanningError, check_plan, named_blocks, not_understood
 from sim.errors import DreamplanError
 from sim.scene import COLORS, MAX_BLOCKS, SHAPES
 from sim.targets import PHRASINGS, REGIONS, Subgoal
@@ -42,11 +42,15 @@ def _eos_ids(model, tokenizer) -> list[int]:
     return ids
 
 
-def ground(instruction: str, answer: Answer | PlanningError) -> list[Subgoal] | PlanningError:
-    """The plan of a decoded answer if the instruction is grounded in the blocks the model saw, else why not."""
+def ground(instruction: str, answer: Answer | PlanningError, understood: bool = True) -> list[Subgoal] | PlanningError:
+    """The plan of a decoded answer if the instruction is grounded in the blocks the model saw, else why not;
+    `understood=False`: the instruction matched no task (its own refusal, once it names nothing absent)."""
     try:
         if isinstance(answer, PlanningError):
-            raise PlanningError(answer.reason, instruction)
+            raise PlanningError(answer.reason, instruction, answer.kind)
+        if not understood:
+            named_blocks(instruction, answer.blocks)
+            raise not_understood(instruction, answer.blocks)
         return check_plan(instruction, answer.blocks, answer.subgoals)
     except PlanningError as e:
         return e
@@ -55,8 +59,9 @@ def ground(instruction: str, answer: Answer | PlanningError) -> list[Subgoal] | 
 class VLMPlanner:
     """`plan(image, instruction)` with a VLM and its processor; `from_pretrained(path)` loads both through
     AutoProcessor / AutoModelForImageTextToText. With `match_instructions` the model is asked the training
-    phrasing nearest to the instruction (planner.instruction_matching: for a model whose language was learnt
-    from the training templates alone); the plan is still grounded against the instruction as written."""
+    phrasing that asks the same as the instruction (planner.instruction_matching: for a model whose language was
+    learnt from the training templates alone), and an instruction that matches no task is refused; the plan is
+    still grounded against the instruction as written."""
 
     def __init__(self, model, processor, prompt: str = DESCRIBED_PROMPT, max_subgoals: int = MAX_BLOCKS,
                  batch_size: int = 16, match_instructions: bool = False):
@@ -82,11 +87,14 @@ class VLMPlanner:
         model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
         return cls(model, processor, **kwargs)
 
+    def asked(self, instruction: str) -> str | None:
+        """What the model is asked for `instruction`; None if the matcher finds no task in it."""
+        return instruction if self.matcher is None else self.matcher(instruction)
+
     def _inputs(self, images: list[np.ndarray], instructions: list[str]) -> dict:
         texts = []
         for instruction in instructions:
-            if self.matcher is not None:
-                instruction = self.matcher(instruction)
+            instruction = self.asked(instruction) or instruction
             text = self.prompt.replace("{instruction}", instruction)
             content = [{"type": "image"}, {"type": "text", "text": text}]
             if getattr(self.processor, "chat_template", None):
@@ -120,7 +128,7 @@ class VLMPlanner:
         return out
 
     def plan_many(self, images: list[np.ndarray], instructions: list[str]) -> list[list[Subgoal] | PlanningError]:
-        return [ground(i, a) for i, a in zip(instructions, self.answer_many(images, instructions))]
+        return [ground(i, a, self.asked(i) is not None) for i, a in zip(instructions, self.answer_many(images, instructions))]
 
     def plan(self, image: np.ndarray, instruction: str) -> list[Subgoal]:
         result = self.plan_many([image], [instruction])[0]

@@ -12,6 +12,8 @@ Layout of one shard, ``shard-00003.h5`` (written as a temp file and renamed, so 
                initial (JSON snapshot the env can be restored from)
 
 Readers never load a shard that lacks ``complete=True``; a truncated or corrupt file raises DatasetError naming it.
+Beside the shards, ``record.json`` holds what the recording was asked for (tasks, split, seeds, episodes, env
+config), written before the first shard: a resumed recording must ask for the same.
 """
 
 from __future__ import annotations
@@ -39,14 +41,40 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}.h5"
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """`data` to `path` whole or not at all: written beside it under a temporary name, synced, renamed into place.
+    An OSError (disk full, read-only, ...) names `path`, and the temporary file is removed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror, str(path)) from None  # a failed write() names no file
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 class ShardWriter:
-    """Writes episodes into a temporary file; `close()` marks it complete and renames it into place."""
+    """Builds a shard in memory; `close()` marks it complete and writes it to disk at once (`write_atomically`).
+
+    In memory because HDF5 writes its caches to a file later, from destructors: a full disk then surfaces as a
+    flood of errors and a crash instead of one OSError at a known point."""
 
     def __init__(self, path: str | Path, env_config: dict):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self.tmp, "w")
+        self._file = h5py.File(str(self.path), "w", driver="core", backing_store=False)
         self._file.attrs.update(format=FORMAT, version=VERSION, complete=False, env=json.dumps(env_config))
         self._episodes = self._file.create_group("episodes")
         self.count = 0
@@ -66,13 +94,14 @@ class ShardWriter:
 
     def close(self) -> Path:
         self._file.attrs.update(complete=True, num_episodes=self.count)
+        self._file.flush()
+        image = self._file.id.get_file_image()
         self._file.close()
-        os.replace(self.tmp, self.path)
+        write_atomically(self.path, image)
         return self.path
 
     def abort(self) -> None:
         self._file.close()
-        self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "ShardWriter":
         return self
@@ -114,8 +143,36 @@ def shard_done(path: str | Path, expected: int) -> bool:
 
 def remove_partial_shards(directory: str | Path) -> None:
     """Delete the temp files of shards whose writing was interrupted (a resumed recording redoes those shards)."""
-    for stale in Path(directory).glob(".shard-*.h5.tmp"):  # ShardWriter's temp name
-        stale.unlink()
+    for stale in Path(directory).glob(".shard-*.h5*.tmp"):  # write_atomically's temp names (and older ones)
+        stale.unlink(missing_ok=True)
+
+
+def check_recording(out: Path, request: dict) -> None:
+    """Let a recording into `out` go ahead only if it is the one `out` holds: a new folder gets `request` as its
+    record.json before any shard is written; an existing record.json must ask for the same (else a one-line
+    refusal naming what differs), so a resumed recording never mixes shards of two requests."""
+    path = out / "record.json"
+    request = json.loads(json.dumps(request))  # tuples as lists, as they read back
+    if path.exists():
+        try:
+            held = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DatasetError(f"{path}: unreadable ({e}); give another out=") from None
+        differ = []
+        for key, value in request.items():
+            if isinstance(value, dict) and isinstance(held.get(key), dict):
+                keys = sorted(set(value) | set(held[key]))
+                differ += [f"{key}.{k}" for k in keys if value.get(k) != held[key].get(k)]
+            elif held.get(key) != value:
+                differ.append(key)
+        if differ:
+            raise DatasetError(f"{out} holds a recording with different {', '.join(differ)} (its record.json): re-run "
+                               "with the same settings to resume it, or give another out=")
+    elif any(out.glob("shard-*.h5")):
+        raise DatasetError(f"{out} holds shards but no record.json, so what they were recorded with is unknown: "
+                           "give another out= (or delete them)")
+    else:
+        write_atomically(path, json.dumps(request, indent=2).encode())
 
 
 def shard_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:

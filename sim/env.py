@@ -22,7 +22,7 @@ import numpy as np
 
 from sim.render import FastRenderer
 from sim.scene import BLOCK_HALF, MAX_BLOCKS, PUSHER_RADIUS, PUSHER_RANGE, WORKSPACE_HALF, Block, scene_xml
-from sim.errors import DreamplanError
+from sim.errors import DreamplanError, elided
 from sim.targets import GroundingError, Target
 from sim.tasks import EVAL_SEED_BASE, TASKS, Instance, get_task, match_instruction, meets, split_accepts
 
@@ -128,10 +128,10 @@ class TabletopEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = dict(options or {})
-        unknown = set(options) - {"task", "split", "instruction", "instance", "positions", "yaws", "pusher"}
+        unknown = set(options) - {"task", "words", "split", "instruction", "instance", "positions", "yaws", "pusher"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)} "
-                             "(known: task, split, instruction, instance, positions, yaws, pusher)")
+                             "(known: task, words, split, instruction, instance, positions, yaws, pusher)")
         split = options.get("split", self.split)
         if "instance" in options:
             self._reset_to(options)
@@ -140,7 +140,7 @@ class TabletopEnv(gym.Env):
         else:
             task_id = options.get("task", self.task_id)
             task = get_task(task_id) if task_id is not None else TASKS[self.np_random.choice(sorted(TASKS))]
-            self._reset_sampled(task.id, split)
+            self._reset_sampled(task.id, split, words=options.get("words"))
         self._steps = 0
         self._done = np.zeros(len(self.subgoals), dtype=bool)
         self._advance()
@@ -150,7 +150,7 @@ class TabletopEnv(gym.Env):
         """A scene in which `text` (an instruction some task template produces) makes sense."""
         match = match_instruction(text)
         if match is None:
-            raise GroundingError(f"no task understands the instruction {text!r} (tasks: {', '.join(TASKS)})")
+            raise GroundingError(f"no task understands the instruction {elided(text)!r} (tasks: {', '.join(TASKS)})")
         self._reset_sampled(match[0], split, words=match[1])
         self.instance.instruction = text
 
@@ -285,6 +285,15 @@ class TabletopEnv(gym.Env):
             "subgoal_success": self.subgoal_progress,
             "success": self.task_succeeded(),
         }
+
+    def scene(self) -> dict[str, Any]:
+        """The current scene as reset options (`reset(options=env.scene())` puts the same table back), JSON."""
+        state = self.state_vector()
+        return {"instance": {"task": self.instance.task, "blocks": [[b.color, b.shape] for b in self.blocks],
+                             "params": self.instance.params, "instruction": self.instance.instruction},
+                "positions": [p.tolist() for p in self.block_positions().values()],
+                "yaws": [float(state[5 + 4 * i]) for i in range(len(self.blocks))],
+                "pusher": self.pusher_position().tolist()}
 
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to put an identical simulator elsewhere (`restore`), JSON-serialisable."""

@@ -10,11 +10,13 @@
         training_state.pt            optimizer, scheduler and step (read with torch.load(weights_only=True))
         rng-<rank>.pt                each process's random number generator states
 
-A checkpoint directory is written under a temporary name and renamed into place, so one that exists is whole.
+A checkpoint directory is written under a temporary name (each file synced to disk) and renamed into place, so one
+that exists is whole.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -24,7 +26,9 @@ from typing import Any, Callable
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
+
+from training.atomic import write_synced
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
@@ -78,7 +82,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def save_weights(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
-    save_file({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, str(path))
+    # serialized in memory, then written by write_synced: safetensors' own writer reports a full disk without errno
+    write_synced(path, save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}))
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -107,7 +112,7 @@ def save_model(directory: str | Path, state_dict: dict[str, torch.Tensor], confi
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_weights(tmp / "model.safetensors", state_dict)
-    (tmp / "config.json").write_text(json.dumps({"model": config}, indent=2))
+    write_synced(tmp / "config.json", json.dumps({"model": config}, indent=2).encode())
     publish(tmp, final)
     return final
 
@@ -141,7 +146,10 @@ def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
 
 
 def save_tensors(path: Path, obj: Any) -> None:
-    torch.save(obj, path)
+    # serialized in memory: torch.save on a full disk raises "unexpected pos ...", never saying the disk is full
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_synced(path, buffer.getvalue())
 
 
 def load_tensors(path: Path) -> Any:

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
+from training.atomic import atomic_write, naming, write_synced
 from training.checkpoint import (CheckpointError, checkpoint_dir, checkpoints, config_differences, latest_checkpoint,
                                  load_tensors, load_weights, load_weights_into, publish, read_checkpoint_config,
                                  save_tensors, save_weights, temp_dir_for)
@@ -120,7 +121,7 @@ class Trainer:
             seed_everything(c.seed + 1000 * (acc.process_index + 1))  # this process's own augmentation stream
             if acc.is_main_process:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
-                (self.run_dir / "run.json").write_text(json.dumps(
+                atomic_write(self.run_dir / "run.json", json.dumps(
                     {**self._identity(), "processes": acc.num_processes, "mixed_precision": self.mixed_precision, "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))
         if self.step >= c.steps:
             return ckpt
@@ -129,10 +130,11 @@ class Trainer:
         # its own generator: creating the loader's iterator must not draw from the (restored) global RNG
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=c.num_workers,
                             generator=torch.Generator().manual_seed(c.seed + self.step))
-        bar = tqdm(total=c.steps, initial=self.step, desc=f"train {self.run_dir.name}", disable=not acc.is_main_process,
-                   mininterval=1.0 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
         self.model.train()
-        with _StopRequest() as stop:
+        # closed however the loop ends, so that an error is printed on a line of its own, not after the bar
+        with _StopRequest() as stop, tqdm(total=c.steps, initial=self.step, desc=f"train {self.run_dir.name}",
+                                          disable=not acc.is_main_process, dynamic_ncols=True,
+                                          mininterval=1.0 if sys.stderr.isatty() else 30.0) as bar:
             for batch in loader:
                 metrics = self._train_step(batch)
                 self.step += 1
@@ -143,9 +145,7 @@ class Trainer:
                 if stopping or self.step % c.checkpoint_every == 0 or self.step == c.steps:
                     last = self._save()
                 if stopping:
-                    bar.close()
                     raise KeyboardInterrupt(f"stopped at step {self.step}; saved {last}")
-        bar.close()
         return last
 
     def _train_step(self, batch: dict) -> dict[str, float]:
@@ -176,7 +176,7 @@ class Trainer:
         row = {"step": self.step, "loss": loss, "lr": self.scheduler.get_last_lr()[0], "time": time.time(),
                **{k: float(v) for k, v in metrics.items()}}
         bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
+        with naming(self.run_dir / "metrics.jsonl"), open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
 
     # ------------------------------------------------------------------------------------ checkpoints
@@ -196,7 +196,7 @@ class Trainer:
                 save_weights(tmp / "ema.safetensors", self.ema.state_dict(model))
             save_tensors(tmp / "training_state.pt", {"step": self.step, "optimizer": self.optimizer.state_dict(),
                                                      "scheduler": self.scheduler.state_dict()})
-            (tmp / "config.json").write_text(json.dumps({**self._identity(), "step": self.step}, indent=2))
+            write_synced(tmp / "config.json", json.dumps({**self._identity(), "step": self.step}, indent=2).encode())
         acc.wait_for_everyone()
         if acc.is_main_process:
             publish(tmp, final)
@@ -216,8 +216,8 @@ class Trainer:
         with torch.no_grad():
             scores = self.evaluate(model)
         self.model.train()
-        (final / "eval.json").write_text(json.dumps({"step": self.step, **scores}, indent=2))
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
+        atomic_write(final / "eval.json", json.dumps({"step": self.step, **scores}, indent=2))
+        with naming(self.run_dir / "metrics.jsonl"), open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"step": self.step, **{f"eval/{k}": v for k, v in scores.items()}}) + "\n")
 
     def _restore(self, ckpt: Path) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from sim.dataset import EpisodeRef
-from training.atomic import atomic_path
+from training.atomic import atomic_write
 
 
 def autoencoder_fingerprint(autoencoder: torch.nn.Module) -> str:
@@ -67,5 +67,5 @@ def save_latents(path: Path, refs: list[EpisodeRef], latents: list[torch.Tensor]
     for ref, z, fg in zip(refs, latents, foreground):
         tensors[f"latents/{episode_key(ref)}"] = z.contiguous()
         tensors[f"foreground/{episode_key(ref)}"] = fg.contiguous()
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"shards": _shard_digests(refs)})
+    # serialized in memory: safetensors' own writer reports a full disk without errno (atomic_write names the file)
+    atomic_write(path, save(tensors, metadata={"shards": _shard_digests(refs)}))

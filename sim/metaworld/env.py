@@ -30,7 +30,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sim.errors import DreamplanError
+from sim.errors import DreamplanError, elided
 from sim.metaworld import AVDC_TASKS, CAMERAS, MAX_STEPS, canonical_task, env_name, require_metaworld, task_text
 from sim.render import FastRenderer
 
@@ -112,7 +112,7 @@ class MetaWorldEnv(gym.Env):
         by_text = {task_text(t): t for t in AVDC_TASKS}
         if words in by_text and (task is None or canonical_task(task) == by_text[words]):
             return by_text[words]
-        raise DreamplanError(f"no Meta-World task reads {instruction!r}: the agents here are conditioned on a "
+        raise DreamplanError(f"no Meta-World task reads {elided(str(instruction))!r}: the agents here are conditioned on a "
                              f"task's name ({', '.join(by_text)})")
 
     @staticmethod

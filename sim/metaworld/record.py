@@ -4,7 +4,8 @@ One shard per task (`shard-00000.h5` is the first task of the job): `episodes` s
 its own seed, so 5 demos x 3 cameras gives 15 scenes per task. Seeds count up from `seed` (default 1000, clear of
 the evaluation seeds 0-24) through the shard's cameras in turn; a seed whose demo fails is skipped (and listed in
 record.json), the next one is tried, at most `max_attempts` per camera. Shards are written to a temp file and
-renamed; re-running the same job keeps the complete shards and redoes the rest, like the tabletop recording.
+renamed; re-running the same job keeps the complete shards and redoes the rest, like the tabletop recording (and,
+like it, refuses a folder whose record.json asks for another recording).
 Per episode: frames uint8 [T+1, S, S, 3], actions float32 [T, 4] (the clipped action the env executed: xyz
 displacement + gripper), states float32 [T+1, 39], subgoal_index int16 [T] (zeros: one subgoal, the task text),
 attrs seed, task, split (= camera), camera, instruction, success, subgoals, initial ({task, camera, seed}:
@@ -21,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from sim.dataset import ShardWriter, remove_partial_shards, shard_done, shard_name
+from sim.dataset import ShardWriter, check_recording, remove_partial_shards, shard_done, shard_name, write_atomically
 from sim.errors import DreamplanError
 from sim.metaworld import AVDC_TASKS, CAMERAS, EVAL_SEEDS, canonical_task
 from sim.metaworld.expert import MetaWorldExpert
@@ -108,6 +109,9 @@ def record_metaworld(job: MetaWorldRecordJob) -> dict:
     job.validate()
     out = Path(job.out)
     out.mkdir(parents=True, exist_ok=True)
+    request = {"benchmark": "metaworld-v3", "tasks": list(job.tasks), "cameras": list(job.cameras),
+               "episodes_per_camera": job.episodes, "seed": job.seed, "env": job.env_config}
+    check_recording(out, request)
     remove_partial_shards(out)  # left by an interrupted run; their shards are redone below
     per_shard = job.episodes * len(job.cameras)
     todo = [i for i in range(len(job.tasks)) if not shard_done(out / shard_name(i), per_shard)]
@@ -123,9 +127,7 @@ def record_metaworld(job: MetaWorldRecordJob) -> dict:
     finally:
         if env is not None:
             env.close()
-    summary = {"out": str(out), "benchmark": "metaworld-v3", "tasks": list(job.tasks), "cameras": list(job.cameras),
-               "episodes_per_camera": job.episodes, "seed": job.seed, "env": job.env_config,
-               "shards": {shard_name(i): job.tasks[i] for i in range(len(job.tasks))},
+    summary = {"out": str(out), **request, "shards": {shard_name(i): job.tasks[i] for i in range(len(job.tasks))},
                "shards_written": len(todo), "shards_total": len(job.tasks), "failed_seeds_skipped_now": failures}
-    (out / "record.json").write_text(json.dumps(summary, indent=2))
+    write_atomically(out / "record.json", json.dumps(summary, indent=2).encode())
     return summary

@@ -79,3 +79,29 @@ def test_shipped_checkpoints_resolve_from_anywhere_and_user_paths_from_the_cwd(t
     with pytest.raises(Exception) as e:  # Hydra wraps what the constructor raised
         instantiate(compose("run", ["instruction=x", "invdyn=cnn_pretrained", "invdyn.path=mine"]).invdyn)
     assert isinstance(e.value.__cause__ or e.value, CheckpointError)
+
+
+@pytest.mark.parametrize("text", ["push the ${oc.env:HOME} cube", "push so that x=1 and y=2", "it's the red one", "a \\${x} b",
+                                  "back\\slash ${y}", "ends in a backslash\\", "${a:${b}} $$ ${", "quote\\' here"])
+def test_a_bare_instruction_is_taken_literally(text):
+    """`dreamplan run TEXT`: no interpolation, no override syntax, whatever the text holds."""
+    from dreamplan.cli import _override, compose
+
+    assert compose("run", [_override(text, "instruction")]).instruction == text
+
+
+@pytest.mark.parametrize("command, target, raised, message", [
+    (["run", "push the red block"], "dreamplan.cli._run", KeyboardInterrupt(), "(nothing was saved)"),
+    (["eval"], "dreamplan.cli._eval", KeyboardInterrupt(), "(finished episodes are kept; re-run the same command"),
+    (["record"], "dreamplan.cli._record", KeyboardInterrupt(), "(complete shards are kept; re-run the same command"),
+    (["train", "invdyn"], "invdyn.train.main", KeyboardInterrupt("stopped at step 7; saved runs/x/step-0000007"),
+     "(stopped at step 7; saved runs/x/step-0000007; re-run the same command to resume)"),
+])
+def test_ctrl_c_says_what_was_kept(command, target, raised, message, monkeypatch, capsys):
+    def interrupted(cfg, **kw):
+        raise raised
+
+    monkeypatch.setattr(target, interrupted)
+    assert main(command) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dreamplan: interrupted ") and message in err and len(err.splitlines()) == 1

@@ -111,3 +111,20 @@ def test_an_episode_past_its_timeout_is_recorded_as_timeout(tmp_path):
     first, second = _info(out)["episodes"]
     assert first["outcome"] == "timeout" and not first["success"] and first["failure"] == "timed out after 5 s"
     assert second["success"]
+
+
+@pytest.mark.integration
+def test_each_episode_record_holds_its_scene_which_run_can_replay(tmp_path):
+    from dreamplan.scenes import load_scene
+    from sim.env import TabletopEnv
+
+    out = tmp_path / "run"
+    assert main([*CHEAP, "episodes=1", "workers=1", f"out={out}"]) == 0
+    record = out / "episodes" / f"push_to_center-train-{BASE}.json"
+    env = TabletopEnv()
+    try:
+        first, _ = env.reset(seed=BASE, options={"task": "push_to_center", "split": "train"})
+        replay, _ = env.reset(seed=7, options=load_scene(record))
+    finally:
+        env.close()
+    assert (first["image"] == replay["image"]).all()

@@ -1,7 +1,10 @@
 import json
 
+import numpy as np
 import pytest
 import torch
+
+from transformers import AutoModelForImageTextToText
 
 from dreamplan.cli import main as cli
 from planner.plan_data import load_examples
@@ -69,7 +72,8 @@ def test_tiny_model_memorises_a_plan(tiny_vlm, examples):
 
 def test_dreamplan_train_planner_resumes_and_exports(tmp_path):
     run = tmp_path / "run"
-    args = ["train", "planner", f"run_dir={run}", "data.train_examples=4", "data.val_splits=[]",
+    args = ["train", "planner", f"run_dir={run}", "data.sets=[{split: train, frames: first, examples: 4, seed_base: 0}]",
+            "data.val_splits=[]",
             "trainer.batch_size=2", "trainer.checkpoint_every=2", "trainer.log_every=1", "trainer.warmup_steps=0",
             "model.vision_hidden=32", "model.vision_layers=1", "model.vision_heads=2", "model.vision_mlp=32",
             "model.text_hidden=32", "model.text_layers=1", "model.text_heads=2", "model.text_mlp=32"]
@@ -81,3 +85,27 @@ def test_dreamplan_train_planner_resumes_and_exports(tmp_path):
     assert info["step"] == 4 and info["seed"] == 0 and info["train_seconds"] > 0
     planner = VLMPlanner.from_pretrained(run / "final", prompt=PROMPT, max_subgoals=1)
     assert planner.answer_many([load_examples(run / "data", "train", 4, 0, progress=False).images[0]], ["make a line"])
+
+    # init_from: a new run starts from the exported weights and keeps their tokenizer
+    again = tmp_path / "again"
+    assert cli([*[a.replace(str(run), str(again)) for a in args], f"init_from={run / 'final'}", "trainer.steps=1",
+                "trainer.lr=0"]) == 0
+    before = AutoModelForImageTextToText.from_pretrained(run / "final").state_dict()
+    after = AutoModelForImageTextToText.from_pretrained(again / "final").state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # lr 0: nothing moved
+    assert (again / "final" / "tokenizer.json").read_text() == (run / "final" / "tokenizer.json").read_text()
+    assert cli([*[a.replace(str(run), str(tmp_path / "third")) for a in args], f"init_from={run / 'final'}",
+                "model.text_hidden=64"]) == 2
+
+
+def test_mid_episode_examples_are_planned_from_where_the_blocks_stand(tmp_path):
+    mid = load_examples(tmp_path, "train", 14, seed_base=0, progress=False, frames="mid")
+    first = load_examples(tmp_path, "train", 14, seed_base=0, progress=False)
+    assert 0 < len(mid) <= 14 and all(r["frames"] == "mid" for r in mid.records)
+    by_seed = {r["seed"]: (r, im) for r, im in zip(first.records, first.images)}
+    moved = [not np.array_equal(im, by_seed[r["seed"]][1]) for r, im in zip(mid.records, mid.images)]
+    assert all(moved)  # the expert has pushed something: not the first frame
+    # a line is rebuilt outwards from the middle of the blocks' current left-to-right order
+    lines = [r for r in mid.records if r["task"] == "make_line"]
+    assert lines and all(r["subgoals"][0] == f"push the {r['blocks'][(len(r['blocks']) - 1) // 2]} to the center"
+                         for r in lines)

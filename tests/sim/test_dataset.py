@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sim.dataset import DatasetError, EpisodeStore, ShardWriter, WindowDataset, open_shard, shard_name
+from sim.errors import DreamplanError
 from sim.env import TabletopEnv
 from sim.record import RecordJob, record, run_expert_episode
 
@@ -131,3 +132,26 @@ def test_parallel_workers_write_the_same_data(recorded, tmp_path):
     for i in range(4):
         np.testing.assert_array_equal(a.episode(i)["frames"], b.episode(i)["frames"])
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+
+
+def test_a_resume_that_asks_for_another_recording_is_refused(recorded, tmp_path):
+    out = tmp_path / "d"
+    record(_job(out, episodes=2))
+    manifest, shard = (out / "record.json").read_text(), (out / shard_name(0)).read_bytes()
+    for other, named in [({"tasks": ["push_to_center"]}, "tasks"), ({"seed": 7}, "seed"), ({"episodes": 4}, "episodes"),
+                         ({"env_config": {"image_size": 24}}, "env.image_size")]:
+        with pytest.raises(DreamplanError, match=f"holds a recording with different {named} "):
+            record(_job(out, **{"episodes": 2, **other}))
+    assert (out / "record.json").read_text() == manifest and (out / shard_name(0)).read_bytes() == shard
+    (out / "record.json").unlink()
+    with pytest.raises(DreamplanError, match="holds shards but no record.json"):
+        record(_job(out, episodes=2))
+
+
+@pytest.mark.integration
+def test_a_shard_whose_worker_dies_twice_stops_the_recording_in_one_line(tmp_path):
+    """The worker is redone once, then the recording stops with an error naming the shard (not a hang)."""
+    job = _job(tmp_path / "d", workers=2, env_factory=functools.partial(os._exit, 3))  # each worker exits at once
+    with pytest.raises(DreamplanError, match=r"the worker recording .*shard-0000[01]\.h5 died twice \(exit code 3\)"):
+        record(job)
+    assert not list((tmp_path / "d").glob("shard-*")) and not list((tmp_path / "d").glob(".*tmp"))
