@@ -97,7 +97,8 @@ METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scr
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
     "planner_accuracy.json": "shipped (`planner=vlm`)",
-    "planner_accuracy_previous.json": "previous checkpoint (before mid-episode and six-block training), same reading",
+    "planner_accuracy_previous.json": "previous checkpoint (commit 03c1278; `git archive 03c1278 checkpoints/planner "
+                                      "| tar -x --strip-components=2 -C previous-planner`), same reading",
 }
 STANDALONE = [*PLANNER_RUNS, "videomodel_speed.json",
               "sim_speed.json", "detector_error.json", "text_separability.json", "metaworld_v3.json",
@@ -532,7 +533,7 @@ class Report:
             "a pusher cannot do, a block the table lacks, a color two blocks share, a request with no task in it): "
             f"refused {pct(ref['refused'])}, with the right reason {pct(ref['right_reason'])} ("
             + ", ".join(f"{k} {pct(v)}" for k, v in ref["right_reason_by_kind"].items())
-            + f"). Valid instructions refused: {pct(ref['valid_refused'])} of {ref['valid_examples']} "
+            + f"). Valid instructions refused: {100 * ref['valid_refused']:.1f} % of {ref['valid_examples']} "
             "(every valid example above).", ""]
         return ["## Planner", "",
                 f"The shipped tiny VLM (`{lat.get('model', 'checkpoints/planner')}`, "
