@@ -63,13 +63,23 @@ class Command(subprocess.Popen):
         return tuple(f.seek(0) or f.read().decode(errors="replace") for f in (self.out, self.err))
 
 
+def _as_from_a_terminal(then: Callable[[], None] | None) -> Callable[[], None]:
+    """Ctrl-C as a terminal user has it: a job started in the background (`cmd &`, as CI scripts may run the tests)
+    inherits SIGINT ignored, and a Python started that way never raises KeyboardInterrupt."""
+    def setup() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if then is not None:
+            then()
+    return setup
+
+
 def start(work: Path, args: list[str], wrap: Callable[[list[str]], list[str]] = lambda c: c,
           env: dict | None = None, preexec_fn=None) -> Command:
     """`dreamplan ARGS` from `work`, in a session of its own (a timeout or Ctrl-C reaches all its processes)."""
     env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])), **(env or {}))
     return Command(wrap([sys.executable, "-m", "dreamplan.cli", *args]), cwd=work, env=env, start_new_session=True,
-                   preexec_fn=preexec_fn)
+                   preexec_fn=_as_from_a_terminal(preexec_fn))
 
 
 def finish(proc: Command, timeout: float = TIMEOUT) -> Finished:
