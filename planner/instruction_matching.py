@@ -48,15 +48,13 @@ class InstructionMatcher:
         self.text_encoder = text_encoder or TextEncoder()
         self.min_similarity = float(min_similarity)
         self.match = lru_cache(maxsize=4096)(self._match)
-        self._templates: list[tuple[str, str]] | None = None  # (task, template) of the whole-table tasks
+        self.whole_table_templates = [s for t in WHOLE_TABLE_TASKS for s in TASKS[t].templates]
 
     def _whole_table(self, text: str) -> str | None:
-        if self._templates is None:
-            self._templates = [(t, s) for t in WHOLE_TABLE_TASKS for s in TASKS[t].templates]
-        emb = self.text_encoder.embed([text, *(s for _, s in self._templates)])
+        emb = self.text_encoder.embed([text, *self.whole_table_templates])
         similarity = emb[1:] @ emb[0]
         best = int(similarity.argmax())
-        return self._templates[best][1] if float(similarity[best]) >= self.min_similarity else None
+        return self.whole_table_templates[best] if float(similarity[best]) >= self.min_similarity else None
 
     def _match(self, instruction: str) -> str | None:
         ws = words(instruction)
