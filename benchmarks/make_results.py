@@ -57,9 +57,9 @@ SECTIONS = {
 
 EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/contract/single-pixels": "defaults",
-    "tabletop/previous-planner/single-simulator": "defaults",
+    "tabletop/contract/single-simulator": "defaults",
     "tabletop/contract/long-pixels": "defaults",
-    "tabletop/previous-planner/long-simulator": "defaults",
+    "tabletop/contract/long-simulator": "defaults",
     "tabletop/long-defaults-50": "defaults",
     "tabletop/contract/single-oracle-video": "oracles",
     "tabletop/contract/long-oracle-video": "oracles",
@@ -84,9 +84,10 @@ EVAL_RUNS = {  # run dir -> section, in table order
 # until they are measured again with the shipped one.
 PREVIOUS_PLANNER = {"tabletop/previous-planner/single-simulator", "tabletop/previous-planner/long-simulator",
                     "tabletop/previous-planner/single-pixels", "tabletop/previous-planner/long-pixels",
+                    "tabletop/previous-planner/paired-single.json", "tabletop/previous-planner/paired-long.json",
                     "tabletop/long-defaults-50", "tabletop/baselines-long/vlm-oracle-video"}
-PAIRED = ["tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
-          "tabletop/previous-planner/paired-single.json", "tabletop/previous-planner/paired-long.json",
+PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
+          "tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
           "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
                    "decision_trace/dit-object-motion.json"]
@@ -109,6 +110,8 @@ STANDALONE = [*PLANNER_RUNS, "videomodel_speed.json",
 README_ROWS = [  # (run dir, the stack it is -- shown only while the run is missing --, its overrides)
     ("tabletop/contract/single-pixels", "defaults", "suite=tabletop-single"),
     ("tabletop/contract/long-pixels", "defaults", "suite=tabletop-long"),
+    ("tabletop/contract/single-simulator", "defaults", "suite=tabletop-single agent.done_check=simulator"),
+    ("tabletop/contract/long-simulator", "defaults", "suite=tabletop-long agent.done_check=simulator"),
     ("tabletop/contract/single-oracle-video", "oracle video", "suite=tabletop-single videomodel=oracle"),
     ("tabletop/contract/long-oracle-video", "oracle video", "suite=tabletop-long videomodel=oracle"),
     ("tabletop/baselines-long/expert", "oracle agent", "suite=tabletop-long agent=expert episodes=50"),
