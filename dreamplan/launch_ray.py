@@ -68,9 +68,9 @@ def _connect(ray, address: str | None, workers: int) -> None:
         raise DreamplanError(f"cannot reach the Ray cluster at {address}: {str(e).strip().splitlines()[0]}") from None
 
 
-def _episode(job: EvalJob, spec: tuple[str, str, int]) -> tuple[dict, bytes | None]:
-    """One episode in a Ray worker process, with its video's bytes (the worker may be on another machine). The worker
-    builds the job's env and agents on its first task and keeps them for the next ones, as a pool worker does."""
+def _ready(job: EvalJob) -> None:
+    """This Ray worker process holds the job's env and agents (built on its first task, kept for the next ones, as a
+    pool worker does)."""
     from hydra.errors import InstantiationException
 
     if worker_state.get("job") != job:
@@ -81,10 +81,27 @@ def _episode(job: EvalJob, spec: tuple[str, str, int]) -> tuple[dict, bytes | No
             while isinstance(e, InstantiationException) and e.__cause__ is not None:
                 e = e.__cause__  # what the constructor raised: Hydra's wrapper reaches the driver without its cause
             raise e from None
+
+
+def _episode(job: EvalJob, spec: tuple[str, str, int]) -> tuple[dict, bytes | None]:
+    """One episode in a Ray worker process, with its video's bytes (the worker may be on another machine)."""
+    _ready(job)
     with tempfile.TemporaryDirectory(prefix="dreamplan-video-") as tmp:
         record = run_one(spec, video_dir=Path(tmp))
         video = (Path(tmp) / Path(record["video"]).name).read_bytes() if "video" in record else None
     return record, video
+
+
+def _get(ray, refs: list):
+    """ray.get, with what a task raised (e.g. a missing checkpoint) re-raised as itself, as the local launcher does."""
+    from ray.exceptions import RayTaskError
+
+    try:
+        return ray.get(refs)
+    except RayTaskError as e:
+        if e.cause is None:
+            raise
+        raise e.cause from e
 
 
 def _worker_died(e: BaseException) -> str:
@@ -104,6 +121,9 @@ def run_on_ray(job: EvalJob, todo: list[tuple[str, str, int]], workers: int, sav
     task = ray.remote(_episode).options(num_cpus=1, max_retries=0)
     job_ref = ray.put(job)
     capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    # workers build the env and agents before the first episode is timed: its clock starts at submission
+    _get(ray, [ray.remote(_ready).options(num_cpus=1, max_retries=0).remote(job_ref)
+               for _ in range(min(capacity, len(todo)))])
     queue = deque((spec, 1) for spec in todo)
     running: dict = {}  # ObjectRef -> (spec, attempt, submitted at)
     limit = job.episode_timeout
