@@ -51,7 +51,7 @@ def scene_options(instruction: str, task: str | None = None, scene: str | Path |
                   env_has_scenes: bool = True) -> tuple[dict, str | None]:
     """(env reset options, the task whose predicate scores the episode, or None: the plan's subgoals do)."""
     if not env_has_scenes:  # e.g. Meta-World: its tasks are picked by name
-        return ({"task": task} if task else {"instruction": instruction}), task or "its task"
+        return ({"task": task} if task else {"instruction": instruction}), task or "named"
     read = reading(instruction)
     if scene is not None:
         options = load_scene(scene)
