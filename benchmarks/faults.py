@@ -311,17 +311,28 @@ class Case:
         return failures
 
 
+def _fault_during(work: Path, args: list[str], ready: Callable[[Command], bool], files: Callable[[], dict],
+                  fault: Callable[[Command], None], missed: str) -> tuple[Observed, dict]:
+    """`dreamplan ARGS`, with `fault(proc)` injected once `ready(proc)`, run to its end: (what was observed, the
+    files `files()` listed when the fault came). `missed` is the problem noted if the command ended first."""
+    proc = start(work, args)
+    injected = wait_until(proc, lambda: ready(proc))
+    before = files()
+    if injected:
+        fault(proc)
+    observed = observe(finish(proc))
+    if not injected:
+        observed.problems.append(missed)
+    return observed, before
+
+
 # --- SIGKILL of a worker
 def eval_worker_killed(work: Path) -> Observed:
     out, n = work / "run", 24
-    proc = start(work, [*EVAL, f"episodes={n}", "workers=2", f"out={out}"])
-    injected = wait_until(proc, lambda: len(episode_files(out)) >= 2 and len(workers(proc)) >= 2)
-    before = episode_files(out)
-    if injected:
-        workers(proc)[0].kill()
-    observed = observe(finish(proc))
-    if not injected:
-        observed.problems.append("the eval ended before a worker could be killed")
+    observed, before = _fault_during(
+        work, [*EVAL, f"episodes={n}", "workers=2", f"out={out}"],
+        lambda proc: len(episode_files(out)) >= 2 and len(workers(proc)) >= 2, lambda: episode_files(out),
+        lambda proc: workers(proc)[0].kill(), "the eval ended before a worker could be killed")
     episodes = eval_episodes(out)
     lose(observed, "episodes", changed(before, episode_files(out)), before)
     observed.lost["episodes"] += n - sum(ep["success"] for ep in episodes)  # the expert solves every one
@@ -330,14 +341,10 @@ def eval_worker_killed(work: Path) -> Observed:
 
 def record_worker_killed(work: Path) -> Observed:
     out = work / "data"
-    proc = start(work, [*RECORD, "episodes=16", "episodes_per_shard=4", "workers=2", f"out={out}"])
-    injected = wait_until(proc, lambda: len(shard_files(out)) >= 1 and len(workers(proc)) >= 2)
-    before = shard_files(out)
-    if injected:
-        workers(proc)[0].kill()
-    observed = observe(finish(proc))
-    if not injected:
-        observed.problems.append("the recording ended before a worker could be killed")
+    observed, before = _fault_during(
+        work, [*RECORD, "episodes=16", "episodes_per_shard=4", "workers=2", f"out={out}"],
+        lambda proc: len(shard_files(out)) >= 1 and len(workers(proc)) >= 2, lambda: shard_files(out),
+        lambda proc: workers(proc)[0].kill(), "the recording ended before a worker could be killed")
     after = shard_files(out)
     lose(observed, "shards", changed(before, after) + unreadable_shards(out), before)
     observed.lost["shards"] += 4 - len(after)
@@ -389,30 +396,25 @@ def record_main_killed(work: Path) -> Observed:
 
 
 # --- Ctrl-C (SIGINT to the whole process group, as a terminal sends it)
+def _ctrl_c(proc: Command) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+
+
 def eval_interrupted(work: Path) -> Observed:
     out = work / "run"
-    proc = start(work, [*EVAL, "episodes=24", "workers=2", f"out={out}"])
-    injected = wait_until(proc, lambda: len(episode_files(out)) >= 3)
-    before = episode_files(out)
-    if injected:
-        os.killpg(proc.pid, signal.SIGINT)
-    observed = observe(finish(proc))
-    if not injected:
-        observed.problems.append("the eval ended before it could be interrupted")
+    observed, before = _fault_during(
+        work, [*EVAL, "episodes=24", "workers=2", f"out={out}"], lambda proc: len(episode_files(out)) >= 3,
+        lambda: episode_files(out), _ctrl_c, "the eval ended before it could be interrupted")
     lose(observed, "episodes", changed(before, episode_files(out)) + unreadable_episodes(out), before)
     return observed
 
 
 def record_interrupted(work: Path) -> Observed:
     out = work / "data"
-    proc = start(work, [*RECORD, "episodes=16", "episodes_per_shard=4", "workers=2", f"out={out}"])
-    injected = wait_until(proc, lambda: len(shard_files(out)) >= 1)
-    before = shard_files(out)
-    if injected:
-        os.killpg(proc.pid, signal.SIGINT)
-    observed = observe(finish(proc))
-    if not injected:
-        observed.problems.append("the recording ended before it could be interrupted")
+    observed, before = _fault_during(
+        work, [*RECORD, "episodes=16", "episodes_per_shard=4", "workers=2", f"out={out}"],
+        lambda proc: len(shard_files(out)) >= 1, lambda: shard_files(out), _ctrl_c,
+        "the recording ended before it could be interrupted")
     lose(observed, "shards", changed(before, shard_files(out)) + unreadable_shards(out), before)
     if temp_files(out):
         observed.problems.append(f"temporary files left: {temp_files(out)}")
