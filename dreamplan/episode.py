@@ -80,6 +80,12 @@ def run_episode(env, observation: dict, agent, instruction: str,
     return episode
 
 
+def plan_holds(env, plan) -> bool:
+    """Scoring when no task asks what the instruction asks: whether every subgoal of the agent's `plan` holds in
+    the env now (the simulator's own check, read after the agent is done)."""
+    base = env.unwrapped
+    return bool(plan) and all(sg.target is not None and base.check(sg.target) for sg in plan)
+
 
 def start(env, seed: int, options: dict) -> tuple[dict, dict]:
     """Reset `env` to the seeded scene `options` pick; (observation, info). The seed also seeds torch and numpy,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dreamplan.episode import run_episode, start
+from dreamplan.episode import plan_holds, run_episode, start
 from dreamplan.evaluate import comparison_video
 from dreamplan.scenes import scene_options
 from training.atomic import atomic_write
@@ -41,12 +41,6 @@ def write_video(path: str | Path, episode, frame_stride: int) -> Path:
         data = iio.imwrite("<bytes>", frames, plugin="pillow", extension=suffix, duration=duration, loop=0, **options)
     atomic_write(path, data)
     return path
-
-
-def plan_reached(env, plan) -> bool:
-    """Whether every subgoal of `plan` holds in the env now (scoring: the simulator's own check)."""
-    base = env.unwrapped
-    return bool(plan) and all(sg.target is not None and base.check(sg.target) for sg in plan)
 
 
 def run_instruction(env, agent, instruction: str, seed: int, out: str | None, frame_stride: int,
@@ -85,7 +79,7 @@ def run_instruction(env, agent, instruction: str, seed: int, out: str | None, fr
         bar.close()
     seconds = time.perf_counter() - t0
     if predicate is None:  # no task asks what the sentence asks here: the plan the agent made is the yardstick
-        episode.success = plan_reached(env, last_plan)
+        episode.success = plan_holds(env, last_plan)
         episode.failure = None if episode.success else episode.failure or "the plan's subgoals do not all hold"
     verdict = "success" if episode.success else f"failed: {episode.failure}"
     # the outcome first: a video that cannot be written (full disk, read-only folder) must not take it along
