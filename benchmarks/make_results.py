@@ -94,7 +94,10 @@ DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.jso
 FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om"]
 METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scripted",
                   "oracle video + learned invdyn": "metaworld-v3-oracle-invdyn",
-                  "DiT + learned invdyn": "metaworld-v3-dit-invdyn"}
+                  "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal",
+                  "DiT + learned invdyn": "metaworld-v3-dit-invdyn",
+                  "DiT + closed-loop invdyn": "metaworld-v3-dit-goal",
+                  "no imagination (still frames) + closed-loop invdyn": "metaworld-v3-still-goal"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
     "planner_accuracy.json": "shipped (`planner=vlm`)",
@@ -116,12 +119,28 @@ README_ROWS = [  # (run dir, the stack it is -- shown only while the run is miss
     ("tabletop/contract/long-oracle-video", "oracle video", "suite=tabletop-long videomodel=oracle"),
     ("tabletop/baselines-long/expert", "oracle agent", "suite=tabletop-long agent=expert episodes=50"),
 ]
+# The README's Meta-World block: the learned stack it headlines (a METAWORLD_RUNS label), shown after the oracle
+# references it is measured against; the other Meta-World runs are in RESULTS.md only. A run not measured yet is left
+# out, except the headline, whose row then reads "not measured yet".
 README_METAWORLD = "DiT + learned invdyn"
+README_METAWORLD_REFERENCES = ("scripted policy (oracle: reads the state)", "oracle video + learned invdyn",
+                               "oracle video + closed-loop invdyn")
 
 # --------------------------------------------------------------------------------------------------------------------
 # Configurations: recorded config -> (description, command overrides)
 
-SHIPPED = {"planner", "videomodel", "invdyn-k4", "bc", "metaworld-invdyn-k8", "metaworld-videomodel"}
+SHIPPED = {"planner", "videomodel", "invdyn-k4", "bc", "metaworld-invdyn-k8", "metaworld-videomodel",
+           "metaworld-goal-invdyn"}
+
+# Per config group: the classes loaded from a checkpoint (class -> {shipped checkpoint: option}, the first option
+# taking a path override when the checkpoint is not a shipped one), and the classes an option builds (class ->
+# option). A loaded class whose recorded config has no path was built untrained: `built` names its option.
+LOADED = {"videomodel": {"DiTWorldModel": {"videomodel": "dit_pretrained", "metaworld-videomodel": "dit_metaworld"}},
+          "invdyn": {"InverseDynamicsCNN": {"invdyn-k4": "cnn_pretrained", "metaworld-invdyn-k8": "metaworld"},
+                     "GoalReachingInverseDynamics": {"metaworld-goal-invdyn": "metaworld_goal"}}}
+BUILT = {"videomodel": {"SimulatorOracle": "oracle", "MetaWorldOracle": "metaworld_oracle", "StillVideoModel": "still"},
+         "invdyn": {"ObjectMotionInverseDynamics": "object_motion", "PusherTracker": "tracker",
+                    "GoalReachingInverseDynamics": "goal_reaching"}}
 
 
 def cls(node) -> str:
@@ -154,13 +173,12 @@ def choices(cfg: dict) -> tuple[dict, list[str]]:
     out["planner"] = {"VLMPlanner": "vlm", "ScriptedPlanner": "scripted", "TaskTextPlanner": "task_text"}.get(p, p)
     if p == "VLMPlanner" and shipped_name(agent.get("planner", {}).get("path")) != "planner":
         extra.append(f"planner.path={agent['planner']['path']}")
-    for group, spec, loaded, shipped, built in (
-            ("videomodel", vm, "DiTWorldModel", {"videomodel": "dit_pretrained", "metaworld-videomodel": "dit_metaworld"},
-             {"SimulatorOracle": "oracle", "MetaWorldOracle": "metaworld_oracle"}),
-            ("invdyn", inv, "InverseDynamicsCNN", {"invdyn-k4": "cnn_pretrained", "metaworld-invdyn-k8": "metaworld"},
-             {"ObjectMotionInverseDynamics": "object_motion", "PusherTracker": "tracker"})):
+    for group, spec in (("videomodel", vm), ("invdyn", inv)):
         c = cls(spec)
-        out[group] = loaded_option(spec, group, shipped, extra) if c == loaded else built.get(c, c)
+        if c in LOADED[group] and ((spec or {}).get("path") is not None or c not in BUILT[group]):
+            out[group] = loaded_option(spec, group, LOADED[group][c], extra)
+        else:
+            out[group] = BUILT[group].get(c, c)
     a = cls(agent)
     out["agent"] = {"ImaginationAgent": "metaworld_imagine" if metaworld else "imagine", "ExpertAgent": "expert",
                     "BCAgent": "bc", "MetaWorldExpertAgent": "metaworld_expert"}.get(a, a)
@@ -316,11 +334,14 @@ class Derived:
         planner = {"vlm": "VLM planner", "scripted": "scripted planner (oracle)",
                    "task_text": "task text as the one subgoal"}.get(self.picked["planner"], self.picked["planner"])
         video = {"dit_pretrained": "DiT", "dit_metaworld": "Meta-World DiT", "oracle": "oracle video",
-                 "metaworld_oracle": "oracle video"}.get(self.picked["videomodel"], self.picked["videomodel"])
+                 "metaworld_oracle": "oracle video", "still": "still frames"
+                 }.get(self.picked["videomodel"], self.picked["videomodel"])
         k = a.get("num_samples")
         video += f" (K = {k})" if k else ""
         invdyn = {"object_motion": "object motion", "cnn_pretrained": "learned CNN", "tracker": "pusher tracker",
-                  "metaworld": "learned CNN"}.get(self.picked["invdyn"], self.picked["invdyn"])
+                  "metaworld": "learned CNN", "metaworld_goal": "closed-loop goal-reaching CNN",
+                  "goal_reaching": "closed-loop goal-reaching CNN (untrained)"
+                  }.get(self.picked["invdyn"], self.picked["invdyn"])
         return f"{planner} + {video} + {invdyn}"
 
     def completion(self) -> str:
@@ -371,6 +392,18 @@ def load(path: Path) -> dict | None:
         return None
 
 
+def published_v2(pub: dict | None) -> tuple[dict, dict, dict]:
+    """The published Meta-World v2 figures of benchmarks/metaworld_table.py's JSON: (methods with per-task figures,
+    in order -> {task: %, "average": %}; methods with only an average; method -> where it is published). Reads
+    `published_v2` (+ `published_v2_sources`) and the older `avdc_v2_published` (AVDC only, no sources)."""
+    pub = pub or {}
+    figures = pub.get("published_v2", pub.get("avdc_v2_published", {}))
+    columns = {m: f for m, f in figures.items() if set(f) - {"average"}}
+    baselines = {m: f for m, f in figures.items() if m not in columns}
+    sources = pub.get("published_v2_sources", {"AVDC": "Ko et al. 2023, table 1"} if "AVDC" in columns else {})
+    return columns, baselines, sources
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Sections
 
@@ -379,6 +412,7 @@ class Report:
     def __init__(self):
         self.missing: list[str] = []
         self.warnings: list[str] = []
+        self.skipped: list[str] = []
         self.legacy = False
 
     def result(self, rel: str) -> dict | None:
@@ -681,17 +715,16 @@ class Report:
     def metaworld_runs(self) -> dict:
         runs = {}
         for label, run in METAWORLD_RUNS.items():
-            info = self.eval_info(run)
-            if info is not None:
+            info = load(RESULTS / run / "eval_info.json")
+            if info is None:  # not run yet: left out of the tables (no row stands in for it)
+                self.skipped.append(f"{REL}/{run}/eval_info.json")
+            else:
                 runs[label] = (run, info, Derived(info))
         return runs
 
     def metaworld(self) -> list[str]:
         runs = self.metaworld_runs()
-        pub = self.result(f"{REL}/metaworld_v3.json")
-        if pub is None:
-            pub = {"avdc_v2_published": {}}
-        avdc = pub["avdc_v2_published"].get("AVDC", {})
+        columns, baselines, sources = published_v2(self.result(f"{REL}/metaworld_v3.json"))
         if not runs:
             return []
         first = next(iter(runs.values()))[1]
@@ -701,21 +734,26 @@ class Report:
             for label, (run, info, d) in runs.items():
                 s = info["summary"].get(task)
                 row += [rate(s["successes"], s["episodes"]) if s else "—", ci(s["ci95"]) if s else "—"]
-            a = avdc.get("average" if task == "all" else task)
-            row.append(f"{a:.1f} %" if a is not None else "")
+            for figures in columns.values():
+                a = figures.get("average" if task == "all" else task)
+                row.append(f"{a:.1f} %" if a is not None else "")
             rows.append(row)
         header = ["task"]
         for label in runs:
             header += [label, "95 % CI"]
-        header.append("AVDC, v2 (published)")
-        others = ", ".join(f"{k} {v['average']:.1f} %" for k, v in pub["avdc_v2_published"].items() if k != "AVDC")
+        header += [f"{method}, v2 (published)" for method in columns]
+        cited = [f"{method}: {sources[method]}" for method in columns if method in sources]
+        if baselines:
+            cited.append("AVDC's table 1 also gives the averages of "
+                         + ", ".join(f"{k} {v['average']:.1f} %" for k, v in baselines.items()))
         cmds = [f"- {label}: `{d.command(f'{REL}/{run}', info['config'])}`" for label, (run, info, d) in runs.items()]
         labels = " ".join(f"'{label}={REL}/{run}'" for label, (run, _, _) in runs.items())
         return ["## Meta-World v3 (outside benchmark, AVDC's protocol)", "",
                 "11 tasks × 3 cameras × seeds 0–24 = 75 episodes per task, success if the env reports it within "
                 "500 "
                 "steps, at 64×64. Ours are Meta-World **v3** (metaworld 3.1.1, mujoco 3.3.0, in a venv of its own); "
-                "AVDC's published figures are on **v2** (their paper, table 1; baselines there: " + others + ").", "",
+                "the published figures are on **v2**, same protocol" + (f" ({'; '.join(cited)})" if cited else "")
+                + ".", "",
                 *table(header, rows), "", *cmds,
                 f"- this table's JSON: `python benchmarks/metaworld_table.py {labels} --out {REL}/metaworld_v3.json`",
                 ""]
@@ -789,16 +827,27 @@ class Report:
         return "\n".join(lines)
 
     def readme_metaworld(self) -> str:
+        if README_METAWORLD not in METAWORLD_RUNS or not set(README_METAWORLD_REFERENCES) <= set(METAWORLD_RUNS):
+            raise SystemExit("make_results: README_METAWORLD and README_METAWORLD_REFERENCES must be labels of "
+                             "METAWORLD_RUNS")
         runs = self.metaworld_runs()
-        pub = load(RESULTS / "metaworld_v3.json") or {"avdc_v2_published": {}}
-        avdc = pub["avdc_v2_published"].get("AVDC", {}).get("average")
+        columns, _, _ = published_v2(load(RESULTS / "metaworld_v3.json"))
         rows = []
-        for label, (run, info, d) in runs.items():
+        for label in METAWORLD_RUNS:
+            if label not in README_METAWORLD_REFERENCES and label != README_METAWORLD:
+                continue
+            if label not in runs:
+                if label == README_METAWORLD:
+                    self.missing.append(f"{REL}/{METAWORLD_RUNS[label]}/eval_info.json")
+                    rows.append([label, "**not measured yet**", "", ""])
+                continue
+            run, info, d = runs[label]
             s = info["summary"]["all"]
             rows.append([label, f"**{rate(s['successes'], s['episodes'])}**", ci(s["ci95"]),
                          code(d.short_command())])
-        if avdc is not None:
-            rows.append(["AVDC (published, Meta-World v2)", f"{avdc:.1f} %", "", ""])
+        for method, figures in columns.items():
+            if figures.get("average") is not None:
+                rows.append([f"{method} (published, Meta-World v2)", f"{figures['average']:.1f} %", "", ""])
         return "\n".join(table(["Meta-World v3, 11 tasks × 75 episodes", "success", "95 % CI", "command"], rows))
 
 
@@ -821,6 +870,8 @@ def main() -> int:
                            report.readme_metaworld())
     for m in dict.fromkeys(report.missing):
         print(f"missing (its rows read 'not measured yet'): {m}")
+    for m in dict.fromkeys(m for m in report.skipped if m not in report.missing):
+        print(f"not run yet (left out of the Meta-World tables): {m}")
     for w in dict.fromkeys(report.warnings):
         print(f"warning: {w}")
     stale = [path for path, new in ((RESULTS_MD, results), (README, readme))

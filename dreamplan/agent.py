@@ -3,8 +3,10 @@
 For each subgoal the agent imagines K clips from the current camera image, extracts actions with inverse
 dynamics, keeps the best-scoring clip (dreamplan.search; re-sampling when none is good enough), executes the first
 `execute_horizon` of them (receding horizon), looks again, and imagines again until it sees the subgoal done or
-its step budget runs out. A subgoal that fails, or a finished plan whose subgoals no longer all hold, triggers a
-re-plan from the camera image (at most `max_replans` times).
+its step budget runs out. A closed-loop inverse dynamics (invdyn.goal_reaching) is instead asked for each action
+as it is taken, from the real camera image and proprioception then and the imagined frames still ahead. A subgoal
+that fails, or a finished plan whose subgoals no longer all hold, triggers a re-plan from the camera image (at most
+`max_replans` times).
 
 Whether a subgoal is done is judged from the camera image (`done_check="pixels"`: the block detector on the real
 frame, against the target the planner's own answer names; it must still hold with the block shifted `done_margin`
@@ -19,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from dreamplan.episode import Episode, Stepper, timed
-from dreamplan.protocols import InverseDynamics, SubgoalPlanner, VideoModel, attach_all, close_all
+from dreamplan.protocols import ClosedLoopInverseDynamics, InverseDynamics, SubgoalPlanner, VideoModel, attach_all, close_all
 from dreamplan.robot import Robot
 from dreamplan.perception import subgoal_holds, unseen_blocks
 from dreamplan.search import ClipScorer
@@ -34,7 +36,7 @@ class ImaginationAgent:
         self,
         planner: SubgoalPlanner,
         video_model: VideoModel,
-        invdyn: InverseDynamics,
+        invdyn: InverseDynamics | ClosedLoopInverseDynamics,
         execute_horizon: int = 8,
         num_samples: int = 1,
         steps_per_subgoal: int = 100,
@@ -48,6 +50,10 @@ class ImaginationAgent:
         if invdyn.frame_stride != video_model.frame_stride:
             raise ValueError(f"inverse dynamics reads frames {invdyn.frame_stride} steps apart but the video model "
                              f"imagines them {video_model.frame_stride} apart")
+        self.closed_loop = bool(getattr(invdyn, "closed_loop", False))
+        if self.closed_loop and scorer is not None:
+            raise ValueError("the search scores each clip's actions, but a closed-loop inverse dynamics chooses them "
+                             "step by step while acting: use scorer=null with it")
         if done_check not in DONE_CHECKS:
             raise ValueError(f"done_check must be one of {', '.join(DONE_CHECKS)}, got {done_check!r}")
         self.planner, self.video_model, self.invdyn = planner, video_model, invdyn
@@ -126,10 +132,12 @@ class ImaginationAgent:
 
     def _imagine_best(self, image: np.ndarray, subgoal: Subgoal, episode: Episode):
         """(clip, actions, score) of the best of K imagined clips, re-sampling while none reaches `min_score`;
-        None if no sample ever does."""
+        None if no sample ever does. A closed-loop inverse dynamics gives no actions up front (None)."""
         for _ in range(1 + self.max_resamples):
             with timed(episode, "imagine"):
                 clips = self.video_model.imagine(image, subgoal.text, self.num_samples)
+            if self.closed_loop:
+                return clips[0], None, None
             candidates = []
             for clip in clips:
                 with timed(episode, "invdyn"):
@@ -146,6 +154,13 @@ class ImaginationAgent:
             if score.total >= self.min_score:
                 return clip, actions, score
         return None
+
+    def _act(self, stepper: Stepper, clip: np.ndarray, t: int, episode: Episode) -> np.ndarray:
+        with timed(episode, "invdyn"):
+            action = self.invdyn.act(stepper.robot.image, stepper.robot.proprio, clip, t)
+        if not np.all(np.isfinite(action)):
+            raise DreamplanError("inverse dynamics returned a non-finite action")
+        return action
 
     def _pursue(self, subgoal: Subgoal, stepper: Stepper, episode: Episode) -> bool:
         record = {"text": subgoal.text, "success": False, "steps": 0}
@@ -168,7 +183,9 @@ class ImaginationAgent:
             episode.imagined.append((episode.steps, clip))
             if score is not None:
                 episode.scores.append(score.total)
-            for a in actions[: self.execute_horizon]:
+            n = len(clip) * self.video_model.frame_stride if actions is None else len(actions)
+            for t in range(min(self.execute_horizon, n)):
+                a = actions[t] if actions is not None else self._act(stepper, clip, t, episode)
                 with timed(episode, "sim"):
                     stepper.step(a)
                 record["steps"] += 1

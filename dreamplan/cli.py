@@ -89,7 +89,8 @@ def _record_metaworld(cfg: DictConfig) -> None:
     tasks = list(AVDC_TASKS) if cfg.tasks in ("all", "metaworld") else [cfg.tasks] if isinstance(cfg.tasks, str) else list(cfg.tasks)
     env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
     job = MetaWorldRecordJob(out=cfg.out, tasks=tasks, cameras=list(cfg.cameras), episodes=cfg.episodes, seed=cfg.seed,
-                             env_factory=functools.partial(instantiate, env_cfg), env_config=env_cfg)
+                             max_attempts=cfg.max_attempts, env_factory=functools.partial(instantiate, env_cfg),
+                             env_config=env_cfg)
     summary = record_metaworld(job)
     n = len(summary["tasks"]) * len(summary["cameras"]) * summary["episodes_per_camera"]
     print(f"recorded {n} Meta-World episodes in {summary['shards_total']} shards under {summary['out']} "
@@ -226,6 +227,8 @@ COMMANDS: dict[str, tuple] = {
     "scene": ("scene", "dreamplan.cli:_scene", "save a task's seeded scene as JSON, to play any sentence in (run scene=)"),
     "record": ("record", "dreamplan.cli:_record", "record scripted-expert episodes to HDF5 shards"),
     "train invdyn": ("train/invdyn", "invdyn.train:main", "train the inverse-dynamics model (resumes from run_dir)"),
+    "train goal_invdyn": ("train/goal_invdyn", "dreamplan.train_goal_invdyn:main",
+                          "train the closed-loop goal-reaching inverse dynamics (resumes from run_dir)"),
     "train autoencoder": ("train/autoencoder", "videomodel.train:train_autoencoder", "train the video model's frame autoencoder"),
     "train videomodel": ("train/videomodel", "videomodel.train:train_videomodel", "train the video DiT on compressor latents"),
     "train bc": ("train/bc", "dreamplan.train_bc:main", "train the behaviour-cloning baseline (resumes from run_dir)"),

@@ -35,6 +35,18 @@ class InverseDynamics(Protocol):
 
 
 @runtime_checkable
+class ClosedLoopInverseDynamics(Protocol):
+    """Asked for one action at every step, from what the robot senses then (invdyn.goal_reaching)."""
+
+    frame_stride: int
+    closed_loop: bool  # True
+
+    def act(self, image: np.ndarray, proprio: np.ndarray, clip: np.ndarray, t: int) -> np.ndarray:
+        """The camera image and proprioception now, the imagined clip [T, H, W, 3] (frame j due (j + 1) *
+        frame_stride steps after it began) and the steps taken since it began -> float32 [action_dim]."""
+
+
+@runtime_checkable
 class SubgoalPlanner(Protocol):
     def plan(self, image: np.ndarray, instruction: str) -> list[Subgoal]:
         """uint8 [H, W, 3] + instruction -> ordered subgoals (raises a DreamplanError if it cannot ground it)."""

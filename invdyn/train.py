@@ -1,4 +1,6 @@
-"""`dreamplan train invdyn`: fit the inverse-dynamics CNN on recorded expert episodes (configs/train/invdyn.yaml)."""
+"""`dreamplan train invdyn`: fit the inverse-dynamics CNN on recorded expert episodes (configs/train/invdyn.yaml).
+The closed-loop goal-reaching model's loss is here too; its training run is dreamplan/train_goal_invdyn.py (it shows
+the model goals as the video model's autoencoder draws them)."""
 
 from __future__ import annotations
 
@@ -43,17 +45,36 @@ def masked_action_loss(model: torch.nn.Module, batch: dict, augment: Augment | N
     return masked_mse(model(frames), batch["actions"], batch["action_mask"]), {}
 
 
+def goal_step_loss(model: torch.nn.Module, batch: dict, augment: Augment | None = None) -> tuple[torch.Tensor, dict]:
+    """MSE between the closed-loop model's action and the expert's, per step (invdyn.data.GoalSteps)."""
+    frames = batch["frames"].float().div_(255)
+    if augment is not None:
+        frames = augment(frames)
+    err = (model(frames, batch["proprio"], batch["steps_left"]).float() - batch["action"]).pow(2)
+    return err.mean(), {"gripper_mse": float(err[:, -1].detach().mean())}
+
+
+def check_data(data, model, path: str) -> None:
+    image_size = data.env_config.get("image_size")
+    if image_size is not None and int(image_size) != model.image_size:
+        raise ValueError(f"{path} holds {image_size}px frames but model.image_size={model.image_size}")
+    if data.action_dim != model.action_dim:
+        raise ValueError(f"{path} holds {data.action_dim}-D actions but model.action_dim={model.action_dim}")
+
+
+def write_config(cfg: DictConfig) -> None:
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "train_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))  # data, augmentation, ...
+
+
 def main(cfg: DictConfig) -> None:
     relaunch_under_torchrun(int(cfg.trainer.devices))
     train_cfg = TrainConfig.from_dict(OmegaConf.to_container(cfg.trainer, resolve=True))
     seed_everything(train_cfg.seed)
     model = instantiate(cfg.model)
     pairs = FramePairs(cfg.data, stride=model.frame_stride, context=model.context)
-    image_size = pairs.env_config.get("image_size")
-    if image_size is not None and int(image_size) != model.image_size:
-        raise ValueError(f"{cfg.data} holds {image_size}px frames but model.image_size={model.image_size}")
-    if pairs.action_dim != model.action_dim:
-        raise ValueError(f"{cfg.data} holds {pairs.action_dim}-D actions but model.action_dim={model.action_dim}")
+    check_data(pairs, model, cfg.data)
     evaluate = None
     if cfg.val_data:
         val = FramePairs(cfg.val_data, stride=model.frame_stride, context=model.context)
@@ -64,9 +85,7 @@ def main(cfg: DictConfig) -> None:
     loss = functools.partial(masked_action_loss, augment=augment, reverse_prob=cfg.reverse_prob)
     trainer = Trainer(model, model.config, pairs, loss, train_cfg, cfg.run_dir, evaluate=evaluate)
     if trainer.accelerator.is_main_process:
-        run_dir = Path(cfg.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "train_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))  # data, augmentation, ...
+        write_config(cfg)
         print(f"inverse dynamics: {count_parameters(model):,} parameters, {len(pairs):,} training windows from {cfg.data}")
     final = trainer.fit()
     if trainer.accelerator.is_main_process:

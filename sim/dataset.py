@@ -176,13 +176,12 @@ def check_recording(out: Path, request: dict) -> None:
 
 
 def shard_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
-    """Complete shard files of a dataset directory (or the given files), sorted."""
-    if isinstance(source, (str, Path)) and Path(source).is_dir():
-        paths = sorted(Path(source).glob("shard-*.h5"))
-    elif isinstance(source, (str, Path)):
-        paths = [Path(source)]
-    else:
-        paths = [Path(p) for p in source]
+    """Complete shard files of a dataset directory (or the given files), sorted; of each, given several."""
+    if not isinstance(source, (str, Path)):
+        if not len(source):
+            raise DatasetError("no dataset given")
+        return [p for one in source for p in shard_paths(one)]
+    paths = sorted(Path(source).glob("shard-*.h5")) if Path(source).is_dir() else [Path(source)]
     if not paths:
         raise DatasetError(f"{source}: no shard-*.h5 files (record some with `dreamplan record out=...`)")
     for p in paths:

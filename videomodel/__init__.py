@@ -6,4 +6,5 @@
     samplers      EulerSampler, HeunSampler (flow), DDIMSampler (epsilon)
     text_encoder  TextEncoder: all-MiniLM-L6-v2 sentence embeddings, cached
     world_model   DiTWorldModel: all of the above as a `VideoModel` (imagine / loss / save / load)
+    still         StillVideoModel: imagines that nothing moves (the null baseline)
 """

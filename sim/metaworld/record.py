@@ -65,11 +65,13 @@ class MetaWorldRecordJob:
     cameras: Sequence[str] = CAMERAS
     episodes: int = 5  # successful demos per task and camera
     seed: int = 1000
-    max_attempts: int = 20  # seeds tried per camera before giving up
+    max_attempts: int | None = None  # seeds tried per camera before giving up; None: 4 x episodes
     env_factory: Callable = field(default=None, repr=False)  # () -> MetaWorldEnv
     env_config: dict = field(default_factory=dict)
 
     def validate(self) -> None:
+        if self.max_attempts is None and isinstance(self.episodes, int):
+            self.max_attempts = 4 * self.episodes
         for name in ("episodes", "seed", "max_attempts"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):

@@ -155,3 +155,53 @@ def test_a_shard_whose_worker_dies_twice_stops_the_recording_in_one_line(tmp_pat
     with pytest.raises(DreamplanError, match=r"the worker recording .*shard-0000[01]\.h5 died twice \(exit code 3\)"):
         record(job)
     assert not list((tmp_path / "d").glob("shard-*")) and not list((tmp_path / "d").glob(".*tmp"))
+
+
+@pytest.fixture(scope="module")
+def recorded_other(tmp_path_factory):
+    """A second dataset, of another task and seeds than `recorded`."""
+    out = tmp_path_factory.mktemp("data-other")
+    record(_job(out, tasks=["push_to_corner"], episodes=2, seed=500))
+    return out
+
+
+def test_several_dataset_directories_read_as_one(recorded, recorded_other):
+    from omegaconf import OmegaConf
+
+    from sim.dataset import shard_paths
+
+    a, b = shard_paths(recorded), shard_paths(recorded_other)
+    assert len(a) == 2 and len(b) == 1
+    assert shard_paths([recorded, recorded_other]) == a + b
+    assert shard_paths((str(recorded_other), recorded)) == b + a
+    assert shard_paths([recorded, b[0]]) == a + b  # directories and shard files mixed
+    one, other = EpisodeStore(recorded), EpisodeStore(recorded_other)
+    for source in ([recorded, recorded_other], OmegaConf.create([str(recorded), str(recorded_other)])):  # data=[..]
+        both = EpisodeStore(source)
+        assert len(both) == len(one) + len(other) == 6
+        assert {r.task for r in both.refs[:4]} == {"push_to_center", "push_next_to"}
+        assert [r.task for r in both.refs[4:]] == ["push_to_corner"] * 2
+        assert [(r.task, r.seed) for r in both.refs] == [(r.task, r.seed) for r in one.refs + other.refs]
+        for i, (store, j) in enumerate([(one, k) for k in range(len(one))] + [(other, k) for k in range(len(other))]):
+            np.testing.assert_array_equal(both.episode(i)["frames"], store.episode(j)["frames"])
+            np.testing.assert_array_equal(both.episode(i)["actions"], store.episode(j)["actions"])
+        assert EpisodeStore(source, tasks=["push_to_corner"]).refs == other.refs
+        both.close()
+    ds = WindowDataset([recorded, recorded_other], horizon=1, stride=2)
+    assert len(ds) == len(WindowDataset(recorded, horizon=1, stride=2)) + len(WindowDataset(recorded_other, horizon=1,
+                                                                                            stride=2))
+
+
+def test_an_empty_list_of_datasets_or_a_missing_one_is_a_dataset_error(recorded, tmp_path):
+    from sim.dataset import shard_paths
+
+    for empty in ([], ()):
+        with pytest.raises(DatasetError, match="no dataset given"):
+            shard_paths(empty)
+        with pytest.raises(DatasetError, match="no dataset given"):
+            EpisodeStore(empty)
+    with pytest.raises(DatasetError, match="no such shard"):
+        EpisodeStore([recorded, tmp_path / "missing"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no shard-"):
+        EpisodeStore([recorded, tmp_path / "empty"])

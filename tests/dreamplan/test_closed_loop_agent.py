@@ -1,0 +1,143 @@
+"""The imagination agent with a closed-loop inverse dynamics: one `act` per executed step, from what the robot
+senses at that step, on the real tabletop env."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from dreamplan.agent import ImaginationAgent
+from dreamplan.episode import play
+from dreamplan.protocols import ClosedLoopInverseDynamics
+from invdyn.goal_reaching import GoalReachingInverseDynamics
+from planner.scripted import ScriptedPlanner
+from sim.env import TabletopEnv
+from sim.oracles import SimulatorOracle
+
+
+class RecordingEnv(gym.Wrapper):
+    """The tabletop, keeping every observation it hands out (the reset's, then each step's) and every action."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.observations, self.actions = [], []
+
+    def reset(self, **kw):
+        obs, info = self.env.reset(**kw)
+        self.observations, self.actions = [obs], []
+        return obs, info
+
+    def step(self, action):
+        out = self.env.step(action)
+        self.actions.append(np.array(action, copy=True))
+        self.observations.append(out[0])
+        return out
+
+
+class RecordingInvdyn:
+    """A real goal-reaching model, each call to `act` recorded (copies of what it was given, and what it answered)."""
+
+    closed_loop = True
+
+    def __init__(self, model):
+        self.model, self.frame_stride = model, model.frame_stride
+        self.calls = []
+
+    def act(self, image, proprio, clip, t):
+        action = self.model.act(image, proprio, clip, t)
+        self.calls.append({"image": np.array(image, copy=True), "proprio": np.array(proprio, copy=True),
+                           "clip": clip, "t": t, "action": action.copy()})
+        return action
+
+    def actions(self, frames):  # an open-loop agent would call this; a closed-loop one must not
+        raise AssertionError("a closed-loop inverse dynamics was asked for a clip's actions up front")
+
+
+def model(frame_stride=4):
+    torch.manual_seed(0)
+    m = GoalReachingInverseDynamics(frame_stride=frame_stride, image_size=64, proprio_dim=2, action_dim=2, width=4,
+                                    hidden=16)
+    with torch.no_grad():  # outputs well away from zero, so the pusher moves and frames change step to step
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return m
+
+
+@pytest.fixture
+def env():
+    e = RecordingEnv(TabletopEnv())
+    yield e
+    e.close()
+
+
+@pytest.mark.parametrize("horizon,execute_horizon", [
+    (7, 8),    # receding horizon: 8 of a clip's 28 steps, then a new clip
+    (2, 20),   # execute_horizon past the clip's 8 steps: each clip is followed to its end, no further
+])
+def test_closed_loop_invdyn_is_asked_once_per_step_with_what_the_robot_senses(env, horizon, execute_horizon):
+    invdyn = RecordingInvdyn(model())
+    assert isinstance(invdyn, ClosedLoopInverseDynamics) and isinstance(invdyn.model, ClosedLoopInverseDynamics)
+    agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(horizon=horizon, frame_stride=4), invdyn,
+                             execute_horizon=execute_horizon, steps_per_subgoal=20, max_replans=0)
+    ep = play(env, agent, 1_000_000, {"task": "push_to_center"})[0]
+    agent.close()
+    calls = invdyn.calls
+    assert ep.steps > 0 and len(calls) == ep.steps == len(env.actions)  # one act per executed step, no more
+    assert "invdyn" in ep.timings and ep.scores == []
+    clip_steps = min(execute_horizon, horizon * 4)
+    starts = [s for s, _ in ep.imagined]
+    assert starts[0] == 0 and len(starts) >= 2 and all(b - a == clip_steps for a, b in zip(starts, starts[1:]))
+    for i, call in enumerate(calls):
+        start, clip = [(s, c) for s, c in ep.imagined if s <= i][-1]
+        assert call["t"] == i - start  # counts 0, 1, 2, ... within each clip, from 0 again for the next
+        assert call["clip"] is clip and clip.shape == (horizon, 64, 64, 3)
+        # what the env returned before this step: the reset's observation, then the previous step's
+        np.testing.assert_array_equal(call["image"], env.observations[i]["image"])
+        np.testing.assert_array_equal(call["proprio"], env.observations[i]["proprio"])
+        np.testing.assert_array_equal(call["image"], ep.frames[i])
+        # and its answer is what was executed
+        np.testing.assert_array_equal(env.actions[i], call["action"])
+        np.testing.assert_array_equal(ep.actions[i], call["action"])
+    ts = [c["t"] for c in calls]
+    assert ts[: 2 * clip_steps] == [*range(clip_steps), *range(clip_steps)]
+    assert max(ts) == clip_steps - 1
+    # the robot moved: the model was given live, changing observations, not the first one again and again
+    assert len({c["proprio"].tobytes() for c in calls}) > len(calls) // 2
+
+
+def test_the_recorded_actions_are_the_real_models(env):
+    """The wrapper adds nothing: the executed actions are what the bare model answers for the same inputs."""
+    invdyn = RecordingInvdyn(model())
+    agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(horizon=2, frame_stride=4), invdyn,
+                             steps_per_subgoal=8, max_replans=0)
+    play(env, agent, 1_000_001, {"task": "push_to_center"})
+    agent.close()
+    fresh = model()
+    assert invdyn.calls
+    for c in invdyn.calls:
+        np.testing.assert_array_equal(fresh.act(c["image"], c["proprio"], c["clip"], c["t"]), c["action"])
+
+
+def test_a_closed_loop_invdyn_with_a_scorer_is_refused():
+    from dreamplan.search import ClipScorer
+
+    with pytest.raises(ValueError, match="closed-loop inverse dynamics.*scorer=null"):
+        ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), model(), scorer=ClipScorer())
+    ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), model())  # without one it is fine
+    with pytest.raises(ValueError, match="reads frames 2 steps apart"):
+        ImaginationAgent(ScriptedPlanner(), SimulatorOracle(frame_stride=4), model(frame_stride=2))
+
+
+class _NanClosedLoop:
+    frame_stride = 4
+    closed_loop = True
+
+    def act(self, image, proprio, clip, t):
+        return np.full(2, np.nan, np.float32)
+
+
+def test_a_non_finite_closed_loop_action_stops_the_episode_with_a_reason(env):
+    agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), _NanClosedLoop())
+    ep = play(env, agent, 1_000_000, {"task": "push_to_center"})[0]
+    agent.close()
+    assert not ep.success and "non-finite action" in ep.failure and ep.steps == 0
