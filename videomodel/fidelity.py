@@ -2,6 +2,8 @@
 
 Read by the block detector (sim.detector): PSNR and SSIM against the real frames, where each block is, and
 counts of physics violations (a block appearing or vanishing, moving untouched, two blocks overlapping).
+Region metrics (numpy, for Meta-World, where the scorer has masks from the simulator's segmentation): the pixels
+that move within a clip, MSE and PSNR inside a mask, and whether a frame shows a part where it truly is.
 """
 
 from __future__ import annotations
@@ -102,3 +104,70 @@ def block_position_error(imagined: np.ndarray, real: np.ndarray) -> float:
         pairs = _match(dr, di)
         errs += [np.linalg.norm(r.xy - i.xy) for r, i in pairs] + [0.25] * (len(dr) - len(pairs))
     return float(np.mean(errs)) if errs else 0.0
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Region metrics (numpy): PSNR inside a mask, and which pixels move. Used on Meta-World, where the scorer has the
+# simulator's segmentation of the true frames (sim.metaworld.segmentation) and no block detector applies.
+
+MOVE_THRESHOLD = 8  # a pixel "moves" if some channel changes by more than this many uint8 levels
+
+
+def changed_pixels(a: np.ndarray, b: np.ndarray, threshold: float = MOVE_THRESHOLD) -> np.ndarray:
+    """bool [..., H, W]: where some channel of uint8 frames a and b [..., H, W, 3] differs by more than `threshold`."""
+    return (np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)) > threshold).any(-1)
+
+
+def moving_mask(start: np.ndarray, frames: np.ndarray, threshold: float = MOVE_THRESHOLD) -> np.ndarray:
+    """bool [H, W]: the pixels that move within a clip, i.e. whose value changes by more than `threshold` (in some
+    channel) between the start frame [H, W, 3] and any of the clip's frames [T, H, W, 3]."""
+    return changed_pixels(np.asarray(frames), np.asarray(start)[None], threshold).any(0)
+
+
+def masked_mse(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """float [T]: per frame, the mean squared error (uint8 levels squared, over the channels) of frames [T, H, W, 3]
+    inside `mask` (bool [H, W] for every frame, or [T, H, W] one per frame; None: the whole frame); NaN for a frame
+    whose mask is empty."""
+    prediction, target = np.asarray(prediction, np.float64), np.asarray(target, np.float64)
+    if prediction.shape != target.shape or prediction.ndim != 4:
+        raise ValueError(f"masked_mse takes two [T, H, W, 3] clips of one shape: {prediction.shape} vs {target.shape}")
+    if mask is None:
+        mask = np.ones(prediction.shape[1:3], bool)
+    mask = np.broadcast_to(np.asarray(mask, bool), prediction.shape[:3])
+    squared = ((prediction - target) ** 2).mean(-1)
+    count = mask.sum((1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (squared * mask).sum((1, 2)) / count, np.nan)
+
+
+def psnr_of_mse(mse, peak: float = 255.0) -> float:
+    """PSNR (dB) of the mean of per-frame MSEs (NaNs, i.e. frames with an empty region, left out): each frame weighs
+    the same, and a frame predicted exactly adds zero error instead of an infinite PSNR; inf if all are exact, NaN if
+    no frame counts."""
+    mse = np.asarray(mse, np.float64).ravel()
+    mse = mse[~np.isnan(mse)]
+    if mse.size == 0:
+        return float("nan")
+    mean = float(mse.mean())
+    return float("inf") if mean == 0 else float(10 * np.log10(peak**2 / mean))
+
+
+def masked_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None,
+                peak: float = 255.0) -> float:
+    """PSNR (dB) of uint8 clips [T, H, W, 3] inside `mask` ([H, W] or [T, H, W]): `psnr_of_mse(masked_mse(...))`."""
+    return psnr_of_mse(masked_mse(prediction, target, mask), peak)
+
+
+def nearer_truth(prediction: np.ndarray, target: np.ndarray, start: np.ndarray, mask: np.ndarray,
+                 threshold: float = MOVE_THRESHOLD) -> np.ndarray:
+    """float [T] of 1, 0 or NaN: per frame, whether the predicted frame shows what truly is inside `mask` rather than
+    what was there at the start. The pixels judged are those of the frame's mask ([T, H, W] or [H, W]) whose true
+    value differs from the start frame's by more than `threshold` (the part has moved in or out of them); there the
+    prediction counts (1) if its MSE to the true frame is smaller than its MSE to the start frame. NaN where no pixel
+    qualifies (the part is hidden, or it did not change there): nothing to tell apart. The true frames score 1 on
+    every counted frame, the start frame held still scores 0."""
+    prediction, target = np.asarray(prediction), np.asarray(target)
+    start = np.broadcast_to(np.asarray(start), target.shape)
+    judged = np.broadcast_to(np.asarray(mask, bool), target.shape[:3]) & changed_pixels(target, start, threshold)
+    to_truth, to_start = masked_mse(prediction, target, judged), masked_mse(prediction, start, judged)
+    return np.where(np.isnan(to_truth), np.nan, (to_truth < to_start).astype(np.float64))
