@@ -284,6 +284,19 @@ def test_shipped_invdyn_follows_the_oracle_video_to_success(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.integration
+def test_shipped_closed_loop_invdyn_follows_the_oracle_video_to_success(tmp_path):
+    """The shipped closed-loop inverse dynamics (checkpoints/metaworld-goal-invdyn), asked for every action while
+    following MetaWorldOracle's clips, closes the door on AVDC's seeds 0-1 from the three cameras (all 6 episodes)."""
+    out = tmp_path / "eval"
+    assert main(["eval", "suite=metaworld", "tasks=[door-close]", "episodes=2", "agent=metaworld_imagine",
+                 "videomodel=metaworld_oracle", "invdyn=metaworld_goal", f"out={out}"]) == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["summary"]["all"]["successes"] == 6, info["summary"]["all"]
+    assert all(r["timings"]["invdyn"] > 0 for r in info["episodes"])
+
+
+@pytest.mark.slow
+@pytest.mark.integration
 def test_shipped_world_model_imagines_the_task_better_than_a_still_frame(env):
     """checkpoints/metaworld-videomodel, from a real start frame of each AVDC task: its clip is nearer the future the
     scripted policy really produces (MetaWorldOracle) than the start frame held still (PSNR averaged over
