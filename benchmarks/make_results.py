@@ -763,7 +763,13 @@ class Report:
                 "cameras × 5, `data/metaworld`); the learned inverse dynamics on those 165 (the open-loop CNN) or on "
                 "825 action-labelled scripted demos (the closed-loop model: the 165 plus 660 more, seeds from 5000, "
                 "`data/metaworld-actions`).", "",
-                *table(header, rows), "", *cmds,
+                *table(header, rows), "",
+                "Inverse dynamics: the open-loop CNN (`invdyn=metaworld`) reads pairs of imagined frames and its 32 "
+                "actions are executed blind; the closed-loop model (`invdyn=metaworld_goal`) is asked for every "
+                "action, from the real frame, the hand's position and gripper opening, and the next two imagined "
+                "frames. The still-frames row gives that closed-loop model the start frame held still instead of a "
+                "clip: what it does from the real image and proprioception alone, without imagination.", "",
+                *cmds,
                 f"- this table's JSON: `python benchmarks/metaworld_table.py {labels} --out {REL}/metaworld_v3.json`",
                 ""]
 

@@ -2,24 +2,19 @@
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
 
-if os.environ.get("DREAMPLAN_REQUIRE_METAWORLD") == "1":
-    import metaworld  # noqa: F401  (CI's metaworld venv: a missing or broken extra fails here instead of skipping)
-else:
-    pytest.importorskip("metaworld",
-                        reason="Meta-World is an optional extra: pip install -e '.[metaworld]' (mujoco==3.3.0)")
-
-from dreamplan.cli import main  # noqa: E402
-from dreamplan.fidelity_metaworld import (ORACLE, STILL, MetaWorldCase, fidelity_cases, measure,  # noqa: E402
+from dreamplan.cli import main
+from dreamplan.fidelity_metaworld import (ORACLE, STILL, MetaWorldCase, fidelity_cases, measure,
                                           start_state, summarize)
-from sim.metaworld.env import MetaWorldEnv  # noqa: E402
-from sim.metaworld.oracle import MetaWorldOracle  # noqa: E402
-from sim.metaworld.segmentation import PartSegmenter  # noqa: E402
-from videomodel.fidelity import MOVE_THRESHOLD  # noqa: E402
+from sim.metaworld.env import MetaWorldEnv
+from sim.metaworld.oracle import MetaWorldOracle
+from sim.metaworld.segmentation import PartSegmenter
+from videomodel.fidelity import MOVE_THRESHOLD
+
+pytestmark = pytest.mark.metaworld  # skipped without the extra (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -1,32 +1,27 @@
 """The Meta-World v3 adapter, its scripted expert, recording and the AVDC-protocol eval (real Meta-World, real MuJoCo)."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
-if os.environ.get("DREAMPLAN_REQUIRE_METAWORLD") == "1":
-    import metaworld  # noqa: F401  (CI's metaworld venv: a missing or broken extra fails here instead of skipping)
-else:
-    pytest.importorskip("metaworld",
-                        reason="Meta-World is an optional extra: pip install -e '.[metaworld]' (mujoco==3.3.0)")
+import gymnasium as gym
+from hydra.utils import instantiate
 
-import gymnasium as gym  # noqa: E402
-from hydra.utils import instantiate  # noqa: E402
+from dreamplan.cli import compose, main
+from dreamplan.episode import play
+from videomodel.fidelity import psnr
+from dreamplan.baselines import MetaWorldExpertAgent
+from planner.task_text import TaskTextPlanner
+from sim.metaworld.oracle import MetaWorldOracle
+from sim.dataset import EpisodeStore
+from sim.errors import DreamplanError
+from sim.metaworld import AVDC_TASKS, CAMERAS, ENV_ID, task_text
+from sim.metaworld.env import MetaWorldEnv
+from sim.metaworld.expert import MetaWorldExpert
+from sim.metaworld.record import MetaWorldRecordJob, record_metaworld
 
-from dreamplan.cli import compose, main  # noqa: E402
-from dreamplan.episode import play  # noqa: E402
-from videomodel.fidelity import psnr  # noqa: E402
-from dreamplan.baselines import MetaWorldExpertAgent  # noqa: E402
-from planner.task_text import TaskTextPlanner  # noqa: E402
-from sim.metaworld.oracle import MetaWorldOracle  # noqa: E402
-from sim.dataset import EpisodeStore  # noqa: E402
-from sim.errors import DreamplanError  # noqa: E402
-from sim.metaworld import AVDC_TASKS, CAMERAS, ENV_ID, task_text  # noqa: E402
-from sim.metaworld.env import MetaWorldEnv  # noqa: E402
-from sim.metaworld.expert import MetaWorldExpert  # noqa: E402
-from sim.metaworld.record import MetaWorldRecordJob, record_metaworld  # noqa: E402
+pytestmark = pytest.mark.metaworld  # skipped without the extra (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

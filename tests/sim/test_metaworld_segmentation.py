@@ -1,21 +1,14 @@
 """The gripper's and the objects' masks in Meta-World frames (MuJoCo segmentation; real Meta-World, real MuJoCo)."""
 
-import os
-
+import mujoco
 import numpy as np
 import pytest
 
-if os.environ.get("DREAMPLAN_REQUIRE_METAWORLD") == "1":
-    import metaworld  # noqa: F401  (CI's metaworld venv: a missing or broken extra fails here instead of skipping)
-else:
-    pytest.importorskip("metaworld",
-                        reason="Meta-World is an optional extra: pip install -e '.[metaworld]' (mujoco==3.3.0)")
+from sim.metaworld.env import MetaWorldEnv
+from sim.metaworld.expert import MetaWorldExpert
+from sim.metaworld.segmentation import PartSegmenter, part_geoms
 
-import mujoco  # noqa: E402
-
-from sim.metaworld.env import MetaWorldEnv  # noqa: E402
-from sim.metaworld.expert import MetaWorldExpert  # noqa: E402
-from sim.metaworld.segmentation import PartSegmenter, part_geoms  # noqa: E402
+pytestmark = pytest.mark.metaworld  # skipped without the extra (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
