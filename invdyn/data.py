@@ -17,29 +17,37 @@ from torch.utils.data import Dataset
 from sim.dataset import DatasetError, EpisodeStore
 
 
+def read_steps(source: str | EpisodeStore, tasks: Iterable[str] | None, max_episodes: int | None,
+               keys: tuple[str, ...]) -> tuple[dict[str, list[np.ndarray]], np.ndarray, dict]:
+    """The arrays `keys` of each successful episode, in memory, and an index row (episode, segment end, step) per
+    step of every reached subgoal segment; with the recording's env config."""
+    store = source if isinstance(source, EpisodeStore) else EpisodeStore(source, success_only=True, tasks=tasks)
+    n = len(store) if max_episodes is None else min(len(store), max_episodes)
+    episodes: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    index = []
+    for e in range(n):
+        g = store.group(e)
+        for k in keys:
+            episodes[k].append(g[k][()])
+        for start, end, _ in store.segments(e):
+            index += [(e, end, t) for t in range(start, end)]
+    env_config = store.env_config
+    store.close()
+    if not index:
+        raise DatasetError("the dataset holds no usable subgoal segments")
+    return episodes, np.asarray(index, dtype=np.int64), env_config
+
+
 class FramePairs(Dataset):
     def __init__(self, source: str | EpisodeStore, stride: int, context: int = 0, tasks: Iterable[str] | None = None,
                  max_episodes: int | None = None):
         if stride < 1 or context < 0:
             raise ValueError(f"stride must be >= 1 and context >= 0, got {stride}, {context}")
-        store = source if isinstance(source, EpisodeStore) else EpisodeStore(source, success_only=True, tasks=tasks)
         self.stride, self.context = stride, context
-        self.env_config = store.env_config
-        n = len(store) if max_episodes is None else min(len(store), max_episodes)
-        self.frames: list[np.ndarray] = []   # per episode, uint8 [T+1, H, W, 3]
-        self.actions: list[np.ndarray] = []  # per episode, float32 [T, action_dim]
-        index = []
-        for e in range(n):
-            g = store.group(e)
-            self.frames.append(g["frames"][()])
-            self.actions.append(g["actions"][()])
-            for start, end, _ in store.segments(e):
-                index += [(e, end, t) for t in range(start, end)]
-        store.close()
-        if not index:
-            raise DatasetError("the dataset holds no usable subgoal segments")
+        episodes, self.index, self.env_config = read_steps(source, tasks, max_episodes, ("frames", "actions"))
+        self.frames: list[np.ndarray] = episodes["frames"]    # per episode, uint8 [T+1, H, W, 3]
+        self.actions: list[np.ndarray] = episodes["actions"]  # per episode, float32 [T, action_dim]
         self.action_dim = int(self.actions[0].shape[-1])  # 2: the tabletop's pusher, 4: Meta-World
-        self.index = np.asarray(index, dtype=np.int64)  # episode, segment end, window start
 
     def __len__(self) -> int:
         return len(self.index)
@@ -69,28 +77,14 @@ class GoalSteps(Dataset):
                  max_episodes: int | None = None):
         if stride < 1 or proprio_dim < 1:
             raise ValueError(f"stride and proprio_dim must be >= 1, got {stride}, {proprio_dim}")
-        store = source if isinstance(source, EpisodeStore) else EpisodeStore(source, success_only=True, tasks=tasks)
         self.stride = stride
-        self.env_config = store.env_config
-        n = len(store) if max_episodes is None else min(len(store), max_episodes)
-        self.frames: list[np.ndarray] = []
-        self.proprio: list[np.ndarray] = []
-        self.actions: list[np.ndarray] = []
+        episodes, self.index, self.env_config = read_steps(source, tasks, max_episodes, ("frames", "states", "actions"))
+        self.frames: list[np.ndarray] = episodes["frames"]
+        self.proprio = [states[:, :proprio_dim].astype(np.float32) for states in episodes["states"]]
+        self.actions: list[np.ndarray] = episodes["actions"]
         self.goal_frames: list[np.ndarray] | None = None
         self.goal_frames_prob = 0.0
-        index = []
-        for e in range(n):
-            g = store.group(e)
-            self.frames.append(g["frames"][()])
-            self.proprio.append(g["states"][()][:, :proprio_dim].astype(np.float32))
-            self.actions.append(g["actions"][()])
-            for start, end, _ in store.segments(e):
-                index += [(e, end, t) for t in range(start, end)]
-        store.close()
-        if not index:
-            raise DatasetError("the dataset holds no usable subgoal segments")
         self.action_dim = int(self.actions[0].shape[-1])
-        self.index = np.asarray(index, dtype=np.int64)  # episode, segment end, step
 
     def use_goal_frames(self, goal_frames: list[np.ndarray], prob: float) -> None:
         if len(goal_frames) != len(self.frames) or any(a.shape != b.shape for a, b in zip(goal_frames, self.frames)):
