@@ -123,9 +123,9 @@ README_ROWS = [  # (run dir, the stack it is -- shown only while the run is miss
 # The README's Meta-World block: the learned stack it headlines (a METAWORLD_RUNS label), shown after the oracle
 # references it is measured against; the other Meta-World runs are in RESULTS.md only. A run not measured yet is left
 # out, except the headline, whose row then reads "not measured yet".
-README_METAWORLD = "DiT + learned invdyn"
-README_METAWORLD_REFERENCES = ("scripted policy (oracle: reads the state)", "oracle video + learned invdyn",
-                               "oracle video + closed-loop invdyn")
+README_METAWORLD = "DiT + closed-loop invdyn"
+README_METAWORLD_REFERENCES = ("scripted policy (oracle: reads the state)", "oracle video + closed-loop invdyn",
+                               "no imagination (still frames) + closed-loop invdyn")
 
 # --------------------------------------------------------------------------------------------------------------------
 # Configurations: recorded config -> (description, command overrides)

@@ -21,7 +21,8 @@ from typing import Callable
 import numpy as np
 
 from dreamplan.episode import Episode, Stepper, timed
-from dreamplan.protocols import ClosedLoopInverseDynamics, InverseDynamics, SubgoalPlanner, VideoModel, attach_all, close_all
+from dreamplan.protocols import (ClosedLoopInverseDynamics, InverseDynamics, SubgoalPlanner, VideoModel, attach_all,
+                                 close_all)
 from dreamplan.robot import Robot
 from dreamplan.perception import subgoal_holds, unseen_blocks
 from dreamplan.search import ClipScorer

@@ -30,7 +30,8 @@ def decoded_frames(world_model_path: str, episodes: list[np.ndarray], batch_size
     world = DiTWorldModel.from_pretrained(world_model_path)
     size = episodes[0].shape[1] if episodes else world.image_size
     if world.image_size != size:
-        raise ValueError(f"goal_frames_from={world_model_path} draws {world.image_size}px frames, the data holds {size}px")
+        raise ValueError(f"goal_frames_from={world_model_path} draws {world.image_size}px frames, the data holds "
+                         f"{size}px")
     autoencoder = world.autoencoder.eval()
     out = []
     for frames in tqdm(episodes, desc="decode goal frames", unit="ep"):
