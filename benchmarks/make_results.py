@@ -88,7 +88,8 @@ PREVIOUS_PLANNER = {"tabletop/previous-planner/single-simulator", "tabletop/prev
                     "tabletop/long-defaults-50", "tabletop/baselines-long/vlm-oracle-video"}
 PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
           "tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
-          "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json"]
+          "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json",
+          "metaworld-paired-oracle.json", "metaworld-paired-dit.json"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
                    "decision_trace/dit-object-motion.json"]
 FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om"]
@@ -98,7 +99,7 @@ METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scr
                   "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal",
                   "DiT + learned invdyn": "metaworld-v3-dit-invdyn",
                   "DiT + closed-loop invdyn": "metaworld-v3-dit-goal",
-                  "no imagination (still frames) + closed-loop invdyn": "metaworld-v3-still-goal"}
+                  "still frames (no imagination) + closed-loop invdyn": "metaworld-v3-still-goal"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
     "planner_accuracy.json": "shipped (`planner=vlm`)",
@@ -125,7 +126,7 @@ README_ROWS = [  # (run dir, the stack it is -- shown only while the run is miss
 # out, except the headline, whose row then reads "not measured yet".
 README_METAWORLD = "DiT + closed-loop invdyn"
 README_METAWORLD_REFERENCES = ("scripted policy (oracle: reads the state)", "oracle video + closed-loop invdyn",
-                               "no imagination (still frames) + closed-loop invdyn")
+                               "still frames (no imagination) + closed-loop invdyn")
 
 # --------------------------------------------------------------------------------------------------------------------
 # Configurations: recorded config -> (description, command overrides)
