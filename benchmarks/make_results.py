@@ -93,7 +93,11 @@ PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
                    "decision_trace/dit-object-motion.json"]
 FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om"]
-METAWORLD_FIDELITY = ["metaworld-fidelity/dit"]  # dreamplan fidelity env=metaworld runs (fidelity.json)
+METAWORLD_FIDELITY = ["metaworld-fidelity/dit"]
+# Choosing the world model on validation seeds 100-104 (never AVDC's 0-24): run dir -> which world model it is
+METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 steps, 34 min)",
+                        "metaworld-validation/dit-cont": "the same trained on for 4,621 more steps (60 min; its "
+                                                         "cosine schedule stopped at 46 %), not shipped"}  # dreamplan fidelity env=metaworld runs (fidelity.json)
 METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scripted",
                   "oracle video + learned invdyn": "metaworld-v3-oracle-invdyn",
                   "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal",
@@ -156,13 +160,17 @@ def shipped_name(path) -> str | None:
     return p.name if p.parent.name == "checkpoints" and p.name in SHIPPED else None
 
 
-def loaded_option(spec: dict, group: str, options: dict[str, str], extra: list[str]) -> str:
+def loaded_option(spec: dict, group: str, options: dict[str, str], extra: list[str], metaworld: bool) -> str:
     """The config option of a component loaded from a checkpoint: the one whose shipped checkpoint it loads (by
-    name), else the first option with the path as an override."""
+    name), else the benchmark's first option with the path (relative to the project, if inside it) as an
+    override."""
     name = shipped_name(spec.get("path"))
-    if name not in options:
-        extra.append(f"{group}.path={spec.get('path')}")
-    return options.get(name, next(iter(options.values())))
+    if name in options:
+        return options[name]
+    path = Path(str(spec.get("path")))
+    extra.append(f"{group}.path={path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    same_benchmark = [o for n, o in options.items() if n.startswith("metaworld") == metaworld]
+    return (same_benchmark or list(options.values()))[0]
 
 
 def choices(cfg: dict) -> tuple[dict, list[str]]:
@@ -178,7 +186,7 @@ def choices(cfg: dict) -> tuple[dict, list[str]]:
     for group, spec in (("videomodel", vm), ("invdyn", inv)):
         c = cls(spec)
         if c in LOADED[group] and ((spec or {}).get("path") is not None or c not in BUILT[group]):
-            out[group] = loaded_option(spec, group, LOADED[group][c], extra)
+            out[group] = loaded_option(spec, group, LOADED[group][c], extra, metaworld)
         else:
             out[group] = BUILT[group].get(c, c)
     a = cls(agent)
@@ -774,6 +782,21 @@ class Report:
                 f"- this table's JSON: `python benchmarks/metaworld_table.py {labels} --out {REL}/metaworld_v3.json`",
                 ""]
 
+    def metaworld_validation(self) -> list[str]:
+        rows = []
+        for run, what in METAWORLD_VALIDATION.items():
+            info = self.eval_info(run)
+            if info is None:
+                continue
+            s, d = info["summary"]["all"], Derived(info)
+            rows.append([what, rate(s["successes"], s["episodes"]), ci(s["ci95"]), code(d.command(f"{REL}/{run}",
+                                                                                                  info["config"]))])
+        if not rows:
+            return []
+        return ["### Choosing the world model (validation seeds)", "",
+                "Closed-loop inverse dynamics, seeds 100–104 (not AVDC's 0–24), 11 tasks × 3 cameras:", "",
+                *table(["world model", "success", "95 % CI", "command"], rows), ""]
+
     def metaworld_fidelity(self) -> list[str]:
         rows, cmds = [], []
         for run in METAWORLD_FIDELITY:
@@ -805,6 +828,7 @@ class Report:
 
     def unsorted(self) -> list[str]:
         known = set(EVAL_RUNS) | set(PAIRED) | set(DECISION_TRACES) | set(FIDELITY) | set(METAWORLD_FIDELITY) \
+            | set(METAWORLD_VALIDATION) \
             | set(METAWORLD_RUNS.values()) | set(STANDALONE) | PREVIOUS_PLANNER
         found = []
         for p in sorted(RESULTS.rglob("*.json")):
@@ -831,7 +855,7 @@ class Report:
     def results_md(self) -> str:
         body = [*self.eval_section("defaults"), *self.eval_section("oracles"),
                 *self.eval_section("ablations", [*self.paired(), *self.decision_traces()]),
-                *self.fidelity(), *self.planner(), *self.invdyn(), *self.perception(), *self.speed(), *self.metaworld(), *self.metaworld_fidelity(),
+                *self.fidelity(), *self.planner(), *self.invdyn(), *self.perception(), *self.speed(), *self.metaworld(), *self.metaworld_validation(), *self.metaworld_fidelity(),
                 *self.faults(), *self.unsorted()]
         head = ["# Results", "",
                 "Generated by `python benchmarks/make_results.py` from the JSON under `benchmarks/results/` "
