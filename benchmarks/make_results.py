@@ -162,13 +162,11 @@ def shipped_name(path) -> str | None:
 
 def loaded_option(spec: dict, group: str, options: dict[str, str], extra: list[str], metaworld: bool) -> str:
     """The config option of a component loaded from a checkpoint: the one whose shipped checkpoint it loads (by
-    name), else the benchmark's first option with the path (relative to the project, if inside it) as an
-    override."""
+    name), else the benchmark's first option with the path as an override (as recorded: the same in any clone)."""
     name = shipped_name(spec.get("path"))
     if name in options:
         return options[name]
-    path = Path(str(spec.get("path")))
-    extra.append(f"{group}.path={path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    extra.append(f"{group}.path={spec.get('path')}")
     same_benchmark = [o for n, o in options.items() if n.startswith("metaworld") == metaworld]
     return (same_benchmark or list(options.values()))[0]
 
