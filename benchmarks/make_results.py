@@ -50,6 +50,9 @@ SECTIONS = {
                 "`videomodel=oracle` (the scripted expert carries the subgoal out in a copy of the simulator; its "
                 "clips are exact and all K agree), `agent=expert` (the scripted expert on the reference plan). "
                 "`agent=bc` is behaviour cloning from the image and the instruction."),
+    "fewstep": ("Tabletop: imagination in one network evaluation",
+                "The shipped DiT distilled (`dreamplan train distill`, table above) against itself as shipped, the "
+                "same stack otherwise (`videomodel=dit_distilled`: one Euler step, no guidance)."),
     "ablations": ("Tabletop: ablations of the default world model and inverse dynamics",
                   "Single-step suite with the oracle planner (`planner=scripted`), so that only the DiT, the search "
                   "and the inverse dynamics vary; two seed sets (`seed=0`: 1,000,000 on, `seed=20`: 1,000,020 on)."),
@@ -73,6 +76,10 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/baselines-long/vlm-oracle-video": "oracles",
     "tabletop/baselines-long/expert": "oracles",
     "tabletop/baselines-long/bc": "oracles",
+    "tabletop/fewstep/single-distilled": "fewstep",
+    "tabletop/fewstep/long-distilled": "fewstep",
+    "tabletop/fewstep/single-distilled-k16": "fewstep",
+    "tabletop/fewstep/long-distilled-k16": "fewstep",
     "tabletop/single/seeded-long-bar": "ablations",
     "tabletop/single/seed20-long-bar": "ablations",
     "tabletop/single/seeded-om-nobar": "ablations",
@@ -89,10 +96,15 @@ PREVIOUS_PLANNER = {"tabletop/previous-planner/single-simulator", "tabletop/prev
 PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
           "tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
           "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json",
-          "metaworld-paired-oracle.json", "metaworld-paired-dit.json"]
+          "metaworld-paired-oracle.json", "metaworld-paired-dit.json",
+          "tabletop/fewstep/paired-single.json", "tabletop/fewstep/paired-long.json",
+          "tabletop/fewstep/paired-single-k16.json", "tabletop/fewstep/paired-long-k16.json",
+          "metaworld-paired-distilled.json"]
+DISTILLED = ["checkpoints/videomodel-distilled", "checkpoints/metaworld-videomodel-distilled"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
                    "decision_trace/dit-object-motion.json"]
-FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om"]
+FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om",
+            "tabletop/fidelity/dit-om-30", "tabletop/fidelity/distilled-om-30"]
 METAWORLD_FIDELITY = ["metaworld-fidelity/dit"]
 # Choosing the world model on validation seeds 100-104 (never AVDC's 0-24): run dir -> which world model it is
 METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 steps, 34 min)",
@@ -103,6 +115,7 @@ METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scr
                   "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal",
                   "DiT + learned invdyn": "metaworld-v3-dit-invdyn",
                   "DiT + closed-loop invdyn": "metaworld-v3-dit-goal",
+                  "distilled DiT (1 evaluation) + closed-loop invdyn": "metaworld-v3-distilled-goal",
                   "still frames (no imagination) + closed-loop invdyn": "metaworld-v3-still-goal"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
@@ -136,12 +149,14 @@ README_METAWORLD_REFERENCES = ("scripted policy (oracle: reads the state)", "ora
 # Configurations: recorded config -> (description, command overrides)
 
 SHIPPED = {"planner", "videomodel", "invdyn-k4", "bc", "metaworld-invdyn-k8", "metaworld-videomodel",
-           "metaworld-goal-invdyn"}
+           "metaworld-goal-invdyn", "videomodel-distilled", "metaworld-videomodel-distilled"}
 
 # Per config group: the classes loaded from a checkpoint (class -> {shipped checkpoint: option}, the first option
 # taking a path override when the checkpoint is not a shipped one), and the classes an option builds (class ->
 # option). A loaded class whose recorded config has no path was built untrained: `built` names its option.
-LOADED = {"videomodel": {"DiTWorldModel": {"videomodel": "dit_pretrained", "metaworld-videomodel": "dit_metaworld"}},
+LOADED = {"videomodel": {"DiTWorldModel": {"videomodel": "dit_pretrained", "metaworld-videomodel": "dit_metaworld",
+                                           "videomodel-distilled": "dit_distilled",
+                                           "metaworld-videomodel-distilled": "dit_metaworld_distilled"}},
           "invdyn": {"InverseDynamicsCNN": {"invdyn-k4": "cnn_pretrained", "metaworld-invdyn-k8": "metaworld"},
                      "GoalReachingInverseDynamics": {"metaworld-goal-invdyn": "metaworld_goal"}}}
 BUILT = {"videomodel": {"SimulatorOracle": "oracle", "MetaWorldOracle": "metaworld_oracle", "StillVideoModel": "still"},
@@ -484,7 +499,8 @@ class Report:
             (base_label, base), *others = d.items()
             for label, r in others:
                 args = " ".join(f"{lab}={v['run']}" for lab, v in others)
-                cmd = f"python benchmarks/paired_eval.py {base['run']} {args} --out {REL}/{name}"
+                common = " --common" if base.get("common") else ""
+                cmd = f"python benchmarks/paired_eval.py {base['run']} {args}{common} --out {REL}/{name}"
                 rows.append([f"{label} (`{Path(r['run']).name}`) vs `{Path(base['run']).name}`",
                              f"{r['successes']}/{r['episodes']} vs {base['successes']}/{base['episodes']}",
                              f"{r['only_this']} / {r['only_baseline']}", f"{r['mcnemar_p']:.1g}", code(cmd)])
@@ -530,7 +546,8 @@ class Report:
                               "invdyn": c["invdyn"]}, "env": c["env"]}
             picked, extra = choices(fake)
             v = c["videomodel"]
-            desc = {"dit_pretrained": "DiT", "oracle": "oracle video (exact)"}.get(picked["videomodel"])
+            desc = {"dit_pretrained": "DiT", "oracle": "oracle video (exact)",
+                    "dit_distilled": "distilled DiT (1 evaluation)"}.get(picked["videomodel"])
             inv = {"object_motion": "object motion", "cnn_pretrained": "learned CNN"}.get(picked["invdyn"],
                                                                                           picked["invdyn"])
             cmd = (f"dreamplan fidelity videomodel={picked['videomodel']} invdyn={picked['invdyn']} "
@@ -632,14 +649,27 @@ class Report:
         lines = ["## Speed (CPU)", ""]
         d = self.result(f"{REL}/videomodel_speed.json")
         if d is not None:
-            rows = [[r["threads"], r["sampler_steps"], r["cfg_scale"], r["K"], f"{r['seconds_per_call']:.2f}",
-                     f"{r['seconds_per_clip']:.2f}"] for r in d["rows"]]
-            lines += [f"The shipped world model (`{d['model']}`, {d['dit_parameters'] / 1e6:.1f} M DiT parameters, "
-                      f"{d['tokens_per_clip']} tokens per clip), `imagine(image, subgoal, K)`, median of "
-                      f"{d['repeats']} calls (`python benchmarks/videomodel_speed.py --model {d['model']} --repeats "
-                      f"{d['repeats']} --seed {d['seed']} --out {REL}/videomodel_speed.json`); the shipped "
-                      "configuration samples 8 Euler steps with CFG 2:", "",
-                      *table(["threads", "sampler steps", "CFG scale", "K", "s per call", "s per clip"], rows), ""]
+            samplers = []
+            for r in d["rows"]:
+                spec = f"{r['sampler']}={r['model']}:{r['steps']}:{r['cfg_scale']:g}" + \
+                    (f":{r['dtype']}" if r["dtype"] != "float32" else "")
+                if spec not in samplers:
+                    samplers.append(spec)
+            rows = [[r["sampler"], r["steps"], f"{r['cfg_scale']:g}", r["dtype"], r["nfe"], r["threads"], r["K"],
+                     f"{r['seconds_per_call']:.3f}", f"{r['seconds_per_clip']:.3f}", f"{r['gflop_per_call']:.1f}",
+                     f"{r['ratio_to_bound']:.1f}"]
+                    for r in sorted(d["rows"], key=lambda r: (r["K"], r["threads"], -r["nfe"], r["sampler"]))]
+            gflops = ", ".join(f"{v:.0f} GFLOP/s on {k} thread{'s' if k != '1' else ''}"
+                               for k, v in d["matmul_gflops"].items())
+            cmd = (f"python benchmarks/videomodel_speed.py {' '.join('--sampler ' + s for s in samplers)} "
+                   f"--env {d['env']} --repeats {d['repeats']} --seed {d['seed']} --out {REL}/videomodel_speed.json")
+            lines += [f"World models ({d['dit_parameters'] / 1e6:.1f} M DiT parameters, {d['tokens_per_clip']} tokens "
+                      f"per clip): `imagine(image, subgoal, K)` on a real first frame (encode, sample, decode), median "
+                      f"of {d['repeats']} calls. NFE: DiT evaluations per clip (guidance doubles them). The FLOP "
+                      "bound is the call's FLOPs (torch.utils.flop_counter) at this CPU's float32 matrix multiply, "
+                      f"measured in the same run ({gflops}). `{cmd}`", "",
+                      *table(["sampler", "steps", "CFG", "dtype", "NFE", "threads", "K", "s per call", "s per clip",
+                              "GFLOP per call", "× FLOP bound"], rows), ""]
         d = self.result(f"{REL}/sim_speed.json")
         if d is not None:
             rows = [[f"{size}×{size}", f"{r['env_steps_per_s']:.0f}", f"{r['raw_steps_per_s']:.0f}",
@@ -666,6 +696,33 @@ class Report:
                       *table(["episodes", "local s", "local episodes/s", "Ray s", "Ray episodes/s", "Ray / local"],
                              rows), ""]
         return lines
+
+    def distillation(self) -> list[str]:
+        rows = []
+        for ckpt in DISTILLED:
+            d, run = self.result(f"{ckpt}/distillation.json"), self.result(f"{ckpt}/training_run.json")
+            if d is None or run is None:
+                continue
+            t, dist = d["teacher_sampler"], d["distance_to_teacher"]
+            nfe = t["steps"] * (2 if t["cfg_scale"] != 1 else 1)
+            rows.append([f"`{ckpt}`", f"Euler {t['steps']} steps, CFG {t['cfg_scale']:g} ({nfe} NFE)",
+                         f"{d['pairs']:,}", f"{run['steps']:,} × {run['batch_size']}",
+                         f"{d['wall_minutes']['teacher_pairs']:.0f} + {d['wall_minutes']['train']:.0f}",
+                         " / ".join(f"{dist[f'student_{n}_step']:.3f}" for n in (1, 2, 4)),
+                         f"{dist['teacher_1_step_cfg']:.3f} / {dist['teacher_1_step_no_cfg']:.3f}",
+                         f"{dist['context_held_still']:.3f}", code(run["command"])])
+        if not rows:
+            return []
+        return ["## Imagination in one network evaluation (distilled world models)", "",
+                "`dreamplan train distill` (videomodel/distill.py): the shipped world model, sampled as it ships, "
+                "imagines clips from its training contexts; a student initialised from it learns the straight path "
+                "from each clip's noise to the clip, text given, no guidance (reflow with the guidance folded in), "
+                "and samples with one Euler step. Distance to the teacher: mean squared latent error against the "
+                "teacher's clip from the same noise, on held-out pairs (other noise and contexts); the last column "
+                "is the clip that holds its first frame still, for scale.", "",
+                *table(["student", "teacher's sampler", "teacher pairs", "steps × batch", "minutes (pairs + train)",
+                        "distance: student 1 / 2 / 4 steps", "teacher 1 step, CFG / none", "still frame",
+                        "command"], rows), ""]
 
     def faults(self) -> list[str]:
         d = self.result(f"{REL}/faults.json")
@@ -853,7 +910,9 @@ class Report:
     def results_md(self) -> str:
         body = [*self.eval_section("defaults"), *self.eval_section("oracles"),
                 *self.eval_section("ablations", [*self.paired(), *self.decision_traces()]),
-                *self.fidelity(), *self.planner(), *self.invdyn(), *self.perception(), *self.speed(), *self.metaworld(), *self.metaworld_validation(), *self.metaworld_fidelity(),
+                *self.fidelity(), *self.planner(), *self.invdyn(), *self.perception(), *self.speed(),
+                *self.distillation(), *self.eval_section("fewstep"), *self.metaworld(), *self.metaworld_validation(),
+                *self.metaworld_fidelity(),
                 *self.faults(), *self.unsorted()]
         head = ["# Results", "",
                 "Generated by `python benchmarks/make_results.py` from the JSON under `benchmarks/results/` "

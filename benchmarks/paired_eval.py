@@ -1,11 +1,14 @@
 """Eval runs on the same episodes, compared pair by pair against a baseline run.
 
-    python benchmarks/paired_eval.py BASELINE_DIR [LABEL=]RUN_DIR [...] [--out benchmarks/results/paired.json]
+    python benchmarks/paired_eval.py BASELINE_DIR [LABEL=]RUN_DIR [...] [--common] [--out benchmarks/results/paired.json]
 
 Each dir is a `dreamplan eval ...` run (its eval_info.json) over the same (task, split, seed) episodes, as seeded
 evals are. Two success rates inside each other's 95 % intervals can still differ: the paired view counts the
 episodes only one of the two solves and gives the exact McNemar test on them (a two-sided binomial test of
 those discordant episodes at 1/2). Prints a markdown table and writes the JSON.
+
+`--common` compares on the episodes every run holds (a run over a subset of the baseline's seeds); every row,
+the baseline's too, then counts only those, and the JSON marks the rows `common`.
 """
 
 from __future__ import annotations
@@ -44,14 +47,25 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("baseline", type=Path)
     p.add_argument("runs", nargs="+", help="[LABEL=]RUN_DIR")
+    p.add_argument("--common", action="store_true", help="compare on the episodes every run holds")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/paired.json"))
     args = p.parse_args()
     try:
         base = outcomes(args.baseline)
-        rows = {f"{args.baseline.name} (baseline)": {"run": str(args.baseline), **paired(base, base)}}
+        runs = {}
         for spec in args.runs:
             label, _, path = spec.rpartition("=")
-            rows[label or Path(path).name] = {"run": path, **paired(base, outcomes(Path(path)))}
+            runs[label or Path(path).name] = (path, outcomes(Path(path)))
+        if args.common:
+            keys = set(base).intersection(*(o.keys() for _, o in runs.values()))
+            if not keys:
+                raise DreamplanError("the runs have no episode in common")
+            base = {k: v for k, v in base.items() if k in keys}
+            runs = {label: (path, {k: v for k, v in o.items() if k in keys}) for label, (path, o) in runs.items()}
+        mark = {"common": True} if args.common else {}
+        rows = {f"{args.baseline.name} (baseline)": {"run": str(args.baseline), **paired(base, base), **mark}}
+        for label, (path, o) in runs.items():
+            rows[label] = {"run": path, **paired(base, o), **mark}
     except DreamplanError as e:
         raise SystemExit(f"error: {e}") from None
     print(f"| run | success | 95 % CI | only it solves | only {args.baseline.name} solves | McNemar p |")

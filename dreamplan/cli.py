@@ -270,6 +270,8 @@ COMMANDS: dict[str, tuple] = {
                           "train the closed-loop goal-reaching inverse dynamics (resumes from run_dir)"),
     "train autoencoder": ("train/autoencoder", "videomodel.train:train_autoencoder", "train the video model's frame autoencoder"),
     "train videomodel": ("train/videomodel", "videomodel.train:train_videomodel", "train the video DiT on compressor latents"),
+    "train distill": ("train/distill", "videomodel.distill:train_distill",
+                      "distil a world model into a one-evaluation student (resumes from run_dir)"),
     "train bc": ("train/bc", "dreamplan.train_bc:main", "train the behaviour-cloning baseline (resumes from run_dir)"),
     "train planner": ("train/planner", "planner.train_planner:main", "train the tiny VLM subgoal planner (resumes from run_dir)"),
     "eval": ("eval", "dreamplan.cli:_eval", "run the agent on fixed evaluation seeds; table, JSON, videos"),

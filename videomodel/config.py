@@ -150,7 +150,7 @@ class WorldModelConfig(ModelConfig):
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     predict_change: bool = True     # generate each frame's latent minus the context's (static cells exactly 0)
     cfg_scale: float = 2.0          # classifier-free guidance; 1.0 turns it off (and halves the cost of sampling)
-    inference_dtype: str = "float32"  # "bfloat16": autocast while sampling; "auto": bfloat16 where it is fast
+    inference_dtype: str = "float32"  # "bfloat16": autocast while sampling and decoding; "auto": bfloat16 where it is fast
 
     # what a config.json written before these options existed meant by leaving them out
     LEGACY_DEFAULTS = {"predict_change": False, "dit": {"text_tokens": False}, "objective": {"foreground_weight": 1.0}}

@@ -89,9 +89,13 @@ class LatentClips(Dataset):
         return len(self.index)
 
     def __getitem__(self, i: int) -> dict:
+        return self.clip(i, random)
+
+    def clip(self, i: int, rng: random.Random) -> dict:
+        """Item i, its text drawn with `rng` (the `random` module, or a seeded random.Random)."""
         e, s, end, t = self.index[i]
         steps = np.minimum(t + np.arange(self.horizon + 1) * self.stride, end)
         variants = self.texts[(e, s)]
-        text = variants[0] if random.random() >= self.paraphrase_prob else random.choice(variants)
+        text = variants[0] if rng.random() >= self.paraphrase_prob else rng.choice(variants)
         return {"latents": self.latents[e][steps].float(), "text": text,
                 "foreground": self.foreground[e][steps].float()}

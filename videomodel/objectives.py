@@ -56,9 +56,11 @@ class FlowMatching:
         return (1 - t) * x0 + t * noise
 
     def loss(self, model_fn: ModelFn, x0: torch.Tensor, num_context: int,
-             foreground: torch.Tensor | None = None) -> torch.Tensor:
-        t = self.sample_t(x0.shape[0], x0.device)
-        noise = torch.randn_like(x0)
+             foreground: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+             t: torch.Tensor | None = None) -> torch.Tensor:
+        """`noise` and `t` are drawn when not given; given, they pair each clip with its own noise (reflow)."""
+        t = self.sample_t(x0.shape[0], x0.device) if t is None else t.to(x0.device)
+        noise = torch.randn_like(x0) if noise is None else noise.to(x0.device)
         x_t = with_clean_context(self.interpolate(x0, noise, t), x0, num_context)
         return masked_mse(model_fn(x_t, t), noise - x0, num_context, foreground, self.foreground_weight)
 

@@ -27,7 +27,7 @@ from training.precision import bf16_is_fast
 from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, tensor_to_frames
 from videomodel.config import ObjectiveConfig, SamplerConfig, WorldModelConfig
 from videomodel.dit import VideoDiT
-from videomodel.objectives import build_objective
+from videomodel.objectives import FlowMatching, build_objective
 from videomodel.samplers import build_sampler
 from videomodel.text_encoder import TextEncoder, shared_text_encoder
 
@@ -108,11 +108,14 @@ class DiTWorldModel(nn.Module):
 
     def forward(self, frames: torch.Tensor | np.ndarray | None = None,
                 texts: list[str] | torch.Tensor | None = None, *, latents: torch.Tensor | None = None,
-                foreground: torch.Tensor | None = None) -> torch.Tensor:
+                foreground: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+                t: torch.Tensor | None = None) -> torch.Tensor:
         """Training loss of the DiT: uint8 frames [B, 1 + T', H, W, 3] (T' <= horizon; frame 0 is the given
         context) or precomputed `latents` [B, 1 + T', C, h, w] from `encode_frames`, and B subgoal strings
         (or their embeddings [B, 384]). Text is dropped for classifier-free guidance with p_uncond.
-        `foreground` [B, 1 + T', h, w] marks the latent cells the objective weighs more (videomodel.objectives)."""
+        `foreground` [B, 1 + T', h, w] marks the latent cells the objective weighs more (videomodel.objectives).
+        `noise` (shaped as the clip; its context frames unused) and `t` [B] fix the flow objective's draw: a
+        distilled student learns the path from each noise to the clip its teacher imagined from it."""
         if (frames is None) == (latents is None):
             raise ValueError("give either frames or latents")
         if texts is None:
@@ -125,31 +128,42 @@ class DiTWorldModel(nn.Module):
             raise ValueError(f"{len(x0)} clips but {len(text['text_emb'])} texts")
         if foreground is not None:
             foreground = foreground.to(self.device)
+        given = {k: v for k, v in (("noise", noise), ("t", t)) if v is not None}
+        if given and not isinstance(self.objective, FlowMatching):
+            raise ValueError("noise and t can be given only to the flow_matching objective")
         return self.objective.loss(lambda x, t: self.dit(x, t, **text), self.to_diffused(x0), NUM_CONTEXT,
-                                   foreground)
+                                   foreground, **given)
 
     loss = forward  # under DDP call the wrapper, model(frames, texts), not .loss
 
     # ---------------------------------------------------------------------------------- imagination
     def sample_latents(self, context: torch.Tensor, text_emb: torch.Tensor, frames: int | None = None,
                        generator: torch.Generator | None = None, cfg_scale: float | None = None,
-                       text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None) -> torch.Tensor:
+                       text_tokens: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
+                       noise: torch.Tensor | None = None) -> torch.Tensor:
         """context latents [K, 1, C, h, w] + text embeddings [K, 384] (and, for a DiT with `text_tokens`, their
-        token states and mask: `text_condition`) -> latent clips [K, 1 + T, C, h, w]."""
+        token states and mask: `text_condition`) -> latent clips [K, 1 + T, C, h, w]. The clips start from
+        `noise` [K, T, C, h, w] when given, else from noise drawn with `generator`."""
         frames = self.horizon if frames is None else frames
         cfg_scale = self.cfg_scale if cfg_scale is None else cfg_scale
-        noise = torch.randn((context.shape[0], frames, *context.shape[2:]), generator=generator).to(context.device)
+        if noise is None:
+            noise = torch.randn((context.shape[0], frames, *context.shape[2:]), generator=generator)
+        noise = noise.to(context.device)
 
         def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             if cfg_scale == 1.0:
                 return self.dit(x, t, text_emb, text_tokens=text_tokens, text_mask=text_mask).float()
             return self.dit.forward_with_cfg(x, t, text_emb, cfg_scale, text_tokens, text_mask).float()
 
+        with self.inference_autocast():
+            return self.from_diffused(self.sampler.sample(model_fn, context, noise))
+
+    def inference_autocast(self) -> torch.autocast:
+        """Autocast to `inference_dtype` (float32: off) while imagining."""
         dtype = self.inference_dtype
         if dtype == "auto":
             dtype = "bfloat16" if bf16_is_fast(self.device) else "float32"
-        with torch.autocast(self.device.type, dtype=INFERENCE_DTYPES[dtype], enabled=dtype != "float32"):
-            return self.from_diffused(self.sampler.sample(model_fn, context, noise))
+        return torch.autocast(self.device.type, dtype=INFERENCE_DTYPES[dtype], enabled=dtype != "float32")
 
     @torch.inference_mode()
     def imagine(self, image: np.ndarray, text: str, num_samples: int, seed: int | None = None) -> np.ndarray:
@@ -168,7 +182,8 @@ class DiTWorldModel(nn.Module):
             context = self.encode_frames(image[None, None]).expand(num_samples, -1, -1, -1, -1)
             condition = {k: v.expand(num_samples, *v.shape[1:]) for k, v in self.text_condition([text]).items()}
             latents = self.sample_latents(context, generator=generator, **condition)
-            frames = tensor_to_frames(self.autoencoder.decode(latents[:, NUM_CONTEXT:]).clamp(-1, 1))
+            with self.inference_autocast():  # the decoder costs about one DiT evaluation per clip
+                frames = tensor_to_frames(self.autoencoder.decode(latents[:, NUM_CONTEXT:]).float().clamp(-1, 1))
         finally:
             self.train(was_training)
         return frames.cpu().numpy()

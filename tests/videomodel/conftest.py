@@ -1,3 +1,4 @@
+import functools
 import hashlib
 
 import pytest
@@ -69,3 +70,19 @@ def tiny_world_config():
     import copy
 
     return copy.deepcopy(TINY_WORLD)
+
+
+def record_episodes(out, size, task="push_to_center"):
+    """Two scripted tabletop episodes of `task` at size x size px, recorded to `out`."""
+    from sim.env import TabletopEnv
+    from sim.record import RecordJob, record
+
+    cfg = {"image_size": size}
+    record(RecordJob(out=str(out), tasks=[task], episodes=2, episodes_per_shard=2,
+                     env_factory=functools.partial(TabletopEnv, **cfg), env_config=cfg))
+    return out
+
+
+@pytest.fixture(scope="session")
+def episodes_16px(tmp_path_factory):
+    return record_episodes(tmp_path_factory.mktemp("video-data-16"), 16)

@@ -1,34 +1,18 @@
 """`dreamplan train videomodel` on real (tiny) episodes: the foreground the objective weighs, and continuing
 from a saved world model (`init_from`)."""
 
-import functools
-
 import pytest
 import torch
 
 from dreamplan.cli import main
 from sim.dataset import EpisodeStore
 from sim.detector import BLOCK_TOP, detect_blocks, world_to_pixel
-from sim.env import TabletopEnv
-from sim.record import RecordJob, record
 from videomodel.data import LatentClips
 from videomodel.latent_cache import autoencoder_fingerprint, load_latents
 from videomodel.objectives import FlowMatching, masked_mse
 from videomodel.world_model import DiTWorldModel
 
-from .conftest import TINY_WORLD
-
-
-def _record(out, size, task="push_to_center"):
-    cfg = {"image_size": size}
-    record(RecordJob(out=str(out), tasks=[task], episodes=2, episodes_per_shard=2,
-                     env_factory=functools.partial(TabletopEnv, **cfg), env_config=cfg))
-    return out
-
-
-@pytest.fixture(scope="module")
-def episodes_16px(tmp_path_factory):
-    return _record(tmp_path_factory.mktemp("video-data-16"), 16)
+from .conftest import TINY_WORLD, record_episodes as _record
 
 
 def test_foreground_cells_weigh_more():
