@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -50,9 +51,14 @@ SECTIONS = {
                 "`videomodel=oracle` (the scripted expert carries the subgoal out in a copy of the simulator; its "
                 "clips are exact and all K agree), `agent=expert` (the scripted expert on the reference plan). "
                 "`agent=bc` is behaviour cloning from the image and the instruction."),
-    "fewstep": ("Tabletop: imagination in one network evaluation",
-                "The shipped DiT distilled (`dreamplan train distill`, table above) against itself as shipped, the "
-                "same stack otherwise (`videomodel=dit_distilled`: one Euler step, no guidance)."),
+    "fewstep": ("Distilled world models in the closed loop",
+                "The distilled students (table above) in place of the DiTs they learned from, the stacks otherwise "
+                "the defaults: `videomodel=dit_distilled` on the tabletop, `videomodel=dit_metaworld_distilled` on "
+                "Meta-World (one Euler step, no guidance; `videomodel.sampler.steps=2`: two). Meta-World on AVDC's "
+                "seeds 0–9 (330 of the 825 episodes). Paired against the teachers on the same episodes in the "
+                "paired table (Tabletop: ablations). The `decision-speed` runs (2 episodes per task, one "
+                "process of 2 threads, nothing else running) give the time per decision on a quiet machine; the "
+                "others ran 2 worker processes of one thread, beside other jobs."),
     "ablations": ("Tabletop: ablations of the default world model and inverse dynamics",
                   "Single-step suite with the oracle planner (`planner=scripted`), so that only the DiT, the search "
                   "and the inverse dynamics vary; two seed sets (`seed=0`: 1,000,000 on, `seed=20`: 1,000,020 on)."),
@@ -79,7 +85,11 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/fewstep/single-distilled": "fewstep",
     "tabletop/fewstep/long-distilled": "fewstep",
     "tabletop/fewstep/single-distilled-k16": "fewstep",
-    "tabletop/fewstep/long-distilled-k16": "fewstep",
+    "tabletop/fewstep/decision-speed-dit": "fewstep",
+    "tabletop/fewstep/decision-speed-distilled": "fewstep",
+    "tabletop/fewstep/decision-speed-distilled-k16": "fewstep",
+    "metaworld-v3-distilled-goal": "fewstep",
+    "metaworld-v3-distilled2-goal": "fewstep",
     "tabletop/single/seeded-long-bar": "ablations",
     "tabletop/single/seed20-long-bar": "ablations",
     "tabletop/single/seeded-om-nobar": "ablations",
@@ -98,7 +108,7 @@ PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long
           "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json",
           "metaworld-paired-oracle.json", "metaworld-paired-dit.json",
           "tabletop/fewstep/paired-single.json", "tabletop/fewstep/paired-long.json",
-          "tabletop/fewstep/paired-single-k16.json", "tabletop/fewstep/paired-long-k16.json",
+          "tabletop/fewstep/paired-single-k16.json",
           "metaworld-paired-distilled.json"]
 DISTILLED = ["checkpoints/videomodel-distilled", "checkpoints/metaworld-videomodel-distilled"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
@@ -115,7 +125,6 @@ METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scr
                   "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal",
                   "DiT + learned invdyn": "metaworld-v3-dit-invdyn",
                   "DiT + closed-loop invdyn": "metaworld-v3-dit-goal",
-                  "distilled DiT (1 evaluation) + closed-loop invdyn": "metaworld-v3-distilled-goal",
                   "still frames (no imagination) + closed-loop invdyn": "metaworld-v3-still-goal"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
@@ -357,7 +366,8 @@ class Derived:
         planner = {"vlm": "VLM planner", "scripted": "scripted planner (oracle)",
                    "task_text": "task text as the one subgoal"}.get(self.picked["planner"], self.picked["planner"])
         video = {"dit_pretrained": "DiT", "dit_metaworld": "Meta-World DiT", "oracle": "oracle video",
-                 "metaworld_oracle": "oracle video", "still": "still frames"
+                 "metaworld_oracle": "oracle video", "still": "still frames", "dit_distilled": "distilled DiT",
+                 "dit_metaworld_distilled": "distilled Meta-World DiT"
                  }.get(self.picked["videomodel"], self.picked["videomodel"])
         k = a.get("num_samples")
         video += f" (K = {k})" if k else ""
@@ -498,7 +508,7 @@ class Report:
                 continue
             (base_label, base), *others = d.items()
             for label, r in others:
-                args = " ".join(f"{lab}={v['run']}" for lab, v in others)
+                args = " ".join(shlex.quote(f"{lab}={v['run']}") for lab, v in others)
                 common = " --common" if base.get("common") else ""
                 cmd = f"python benchmarks/paired_eval.py {base['run']} {args}{common} --out {REL}/{name}"
                 rows.append([f"{label} (`{Path(r['run']).name}`) vs `{Path(base['run']).name}`",
@@ -550,8 +560,9 @@ class Report:
                     "dit_distilled": "distilled DiT (1 evaluation)"}.get(picked["videomodel"])
             inv = {"object_motion": "object motion", "cnn_pretrained": "learned CNN"}.get(picked["invdyn"],
                                                                                           picked["invdyn"])
+            suite = c["suite"]["name"] if isinstance(c["suite"], dict) else c["suite"]  # older runs: the name
             cmd = (f"dreamplan fidelity videomodel={picked['videomodel']} invdyn={picked['invdyn']} "
-                   f"{' '.join(extra)} suite={c['suite']} episodes={c['episodes']} out={REL}/{run}")
+                   f"{' '.join(extra)} suite={suite} episodes={c['episodes']} out={REL}/{run}")
             viol = s["violations_per_clip"]
             rows.append([f"{desc}, {v.get('horizon')} frames × {v.get('frame_stride')} steps; actions: {inv}",
                          s["cases"], f"{s['psnr_db']:.1f}", f"{s['ssim']:.2f}", f"{s['block_error_cm']:.2f}",

@@ -23,9 +23,9 @@ import random
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
+from safetensors import safe_open
 from safetensors.torch import load_file, save
 from torch.utils.data import Dataset
 from tqdm import tqdm
@@ -80,8 +80,8 @@ def imagine_pairs(teacher: DiTWorldModel, clips: LatentClips, count: int, chunk:
     for i in tqdm(range(math.ceil(count / chunk)), desc=desc, unit="chunk"):
         path = out_dir / f"chunk-{seed}-{i:05d}.safetensors"
         if path.exists():
-            with open(path, "rb") as f:
-                header = json.loads(f.read(int.from_bytes(f.read(8), "little")))["__metadata__"]
+            with safe_open(path, "pt") as f:
+                header = f.metadata()
             if header["teacher"] != fingerprint:
                 raise ValueError(f"{path} was imagined by another teacher; give a new run_dir")
             chunks.append(load_file(path))

@@ -76,3 +76,27 @@ def test_the_distilled_student_lands_near_its_teacher_in_one_evaluation(episodes
     assert main(args) == 0  # a finished run resumes to the same student
     again = DiTWorldModel.from_pretrained(tmp_path / "run" / "final")
     assert all(torch.equal(v, student.state_dict()[k]) for k, v in again.state_dict().items())
+
+
+def test_the_shipped_student_imagines_in_one_evaluation_what_its_teacher_does_in_sixteen(minilm):
+    from dreamplan.paths import shipped
+    from sim.env import TabletopEnv
+    from sim.tasks import EVAL_SEED_BASE
+
+    env = TabletopEnv(image_size=64)
+    obs, _ = env.reset(seed=EVAL_SEED_BASE, options={"task": "push_to_corner"})
+    text = env.subgoals[0].text
+    env.close()
+    teacher = DiTWorldModel.from_pretrained(shipped("videomodel"), text_encoder=minilm)
+    student = DiTWorldModel.from_pretrained(shipped("videomodel-distilled"), text_encoder=minilm)
+    assert (student.sampler.function_evaluations, student.cfg_scale) == (1, 1.0)
+    with torch.inference_mode():
+        context = teacher.encode_frames(obs["image"][None, None]).expand(4, -1, -1, -1, -1)
+        condition = {k: v.expand(4, *v.shape[1:]) for k, v in teacher.text_condition([text]).items()}
+        noise = torch.randn((4, teacher.horizon, *context.shape[2:]), generator=torch.Generator().manual_seed(0))
+        target = teacher.sample_latents(context, noise=noise, **condition)[:, 1:]
+        student_clip = student.sample_latents(context, noise=noise, **condition)[:, 1:]
+        teacher.sampler.steps = 1
+        one_step = teacher.sample_latents(context, noise=noise, **condition)[:, 1:]
+    still = (target - context).pow(2).mean()
+    assert (student_clip - target).pow(2).mean() < 0.5 * min((one_step - target).pow(2).mean(), still)
