@@ -729,7 +729,8 @@ class Report:
                 "imagines clips from its training contexts; a student initialised from it learns the straight path "
                 "from each clip's noise to the clip, text given, no guidance (reflow with the guidance folded in), "
                 "and samples with one Euler step. Distance to the teacher: mean squared latent error against the "
-                "teacher's clip from the same noise, on held-out pairs (other noise and contexts); the last column "
+                "teacher's clip from the same noise, on held-out pairs (new noise, contexts drawn again from the same "
+                "demos); the last column "
                 "is the clip that holds its first frame still, for scale.", "",
                 *table(["student", "teacher's sampler", "teacher pairs", "steps × batch", "minutes (pairs + train)",
                         "distance: student 1 / 2 / 4 steps", "teacher 1 step, CFG / none", "still frame",

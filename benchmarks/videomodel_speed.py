@@ -89,7 +89,8 @@ def parse_sampler(spec: str) -> tuple[str, str, int, float, str]:
             raise ValueError
         return name, path, steps, cfg, dtype
     except (ValueError, IndexError):
-        raise SystemExit(f"videomodel_speed: --sampler {spec!r} is not NAME=MODEL:STEPS:CFG[:float32|bfloat16]") from None
+        raise SystemExit(f"videomodel_speed: --sampler {spec!r} is not "
+                         "NAME=MODEL:STEPS:CFG[:float32|bfloat16]") from None
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from training import Trainer, TrainConfig
 from training.atomic import atomic_write
-from training.launch import relaunch_under_torchrun
+from training.launch import main_process_first, relaunch_under_torchrun
 from training.modules import count_parameters
 from training.rng import seed_everything
 from videomodel.data import LatentClips
@@ -158,9 +158,10 @@ def train_distill(cfg: DictConfig) -> None:
     clips = LatentClips(cfg.data, teacher.encode_frames, horizon=teacher.horizon, stride=teacher.frame_stride,
                         paraphrase_prob=cfg.paraphrase_prob, past_end=cfg.clips_past_end, cache_file=cache)
     started = time.time()
-    pairs = imagine_pairs(teacher, clips, cfg.pairs, cfg.pairs_chunk, train_cfg.seed, run_dir / "pairs")
-    held_out = imagine_pairs(teacher, clips, cfg.held_out_pairs, cfg.pairs_chunk, train_cfg.seed + 1,
-                             run_dir / "pairs", desc="held-out teacher clips")
+    with main_process_first():  # the main process imagines the pairs; the others read its chunks
+        pairs = imagine_pairs(teacher, clips, cfg.pairs, cfg.pairs_chunk, train_cfg.seed, run_dir / "pairs")
+        held_out = imagine_pairs(teacher, clips, cfg.held_out_pairs, cfg.pairs_chunk, train_cfg.seed + 1,
+                                 run_dir / "pairs", desc="held-out teacher clips")
     pair_minutes = (time.time() - started) / 60
 
     student = student_from(cfg.teacher, cfg.student_steps)
@@ -168,8 +169,8 @@ def train_distill(cfg: DictConfig) -> None:
     print(f"student DiT: {count_parameters(student.dit):,} parameters, {len(pairs):,} teacher pairs "
           f"({teacher.sampler.function_evaluations * (2 if teacher.cfg_scale != 1 else 1)} evaluations each)")
     started = time.time()
-    trainer = Trainer(student, student.config, pairs, functools.partial(reflow_loss, t_one_fraction=cfg.t_one_fraction),
-                      train_cfg, run_dir)
+    loss = functools.partial(reflow_loss, t_one_fraction=cfg.t_one_fraction)
+    trainer = Trainer(student, student.config, pairs, loss, train_cfg, run_dir)
     final = trainer.fit()
     if not trainer.accelerator.is_main_process:
         return

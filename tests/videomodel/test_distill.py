@@ -60,8 +60,8 @@ def test_teacher_pairs_resume_as_made_and_belong_to_their_teacher(episodes_16px,
 def test_the_distilled_student_lands_near_its_teacher_in_one_evaluation(episodes_16px, tmp_path, minilm, capsys):
     teacher = _teacher(0, minilm)
     teacher.save(tmp_path / "teacher")
-    args = ["train", "distill", f"teacher={tmp_path / 'teacher'}", f"data={episodes_16px}", f"run_dir={tmp_path / 'run'}",
-            "latent_cache=null", "pairs=64", "held_out_pairs=32", "pairs_chunk=32", "trainer.steps=150",
+    args = ["train", "distill", f"teacher={tmp_path / 'teacher'}", f"data={episodes_16px}",
+            f"run_dir={tmp_path / 'run'}", "latent_cache=null", "pairs=64", "held_out_pairs=32", "pairs_chunk=32", "trainer.steps=150",
             "trainer.batch_size=16", "trainer.lr=3e-3", "trainer.warmup_steps=10", "trainer.ema_decay=0.9",
             "trainer.checkpoint_every=150", "trainer.log_every=50"]
     assert main(args) == 0
