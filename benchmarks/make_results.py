@@ -85,6 +85,7 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/fewstep/single-distilled": "fewstep",
     "tabletop/fewstep/long-distilled": "fewstep",
     "tabletop/fewstep/single-distilled-k16": "fewstep",
+    "tabletop/fewstep/long-distilled-k16": "fewstep",
     "tabletop/fewstep/decision-speed-dit": "fewstep",
     "tabletop/fewstep/decision-speed-distilled": "fewstep",
     "tabletop/fewstep/decision-speed-distilled-k16": "fewstep",
@@ -108,7 +109,7 @@ PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long
           "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json",
           "metaworld-paired-oracle.json", "metaworld-paired-dit.json",
           "tabletop/fewstep/paired-single.json", "tabletop/fewstep/paired-long.json",
-          "tabletop/fewstep/paired-single-k16.json",
+          "tabletop/fewstep/paired-single-k16.json", "tabletop/fewstep/paired-long-k16.json",
           "metaworld-paired-distilled.json"]
 DISTILLED = ["checkpoints/videomodel-distilled", "checkpoints/metaworld-videomodel-distilled"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
