@@ -111,7 +111,7 @@ def main() -> None:
     ks = [int(k) for k in args.ks.split(",")]
     image, text = first_frame(args.env, args.seed)
 
-    rows, gflops = [], {}
+    rows, gflops, first = [], {}, None
     for threads in (1, 2):
         torch.set_num_threads(threads)
         gflops[threads] = matmul_gflops()
@@ -119,13 +119,13 @@ def main() -> None:
         for name, path, steps, cfg_scale, dtype in specs:
             model = DiTWorldModel.from_pretrained(path, cfg_scale=cfg_scale, sampler={"name": "euler", "steps": steps},
                                                   inference_dtype=dtype)
-            nfe = steps * (1 if cfg_scale == 1.0 else 2)
+            first = first or model
             for k in ks:
                 flops = imagine_flops(model, image, text, k)
                 seconds = time_imagine(model, image, text, k, args.repeats, args.seed)
                 bound = flops / (gflops[threads] * 1e9)
                 rows.append({"sampler": name, "model": path, "steps": steps, "cfg_scale": cfg_scale, "dtype": dtype,
-                             "nfe": nfe, "threads": threads, "K": k, "seconds_per_call": seconds,
+                             "nfe": model.function_evaluations, "threads": threads, "K": k, "seconds_per_call": seconds,
                              "seconds_per_clip": seconds / k, "gflop_per_call": flops / 1e9,
                              "flop_bound_seconds": bound, "ratio_to_bound": seconds / bound})
 
@@ -135,10 +135,9 @@ def main() -> None:
     for r in sorted(rows, key=lambda r: (r["K"], r["threads"], r["nfe"])):
         print(f"| {r['sampler']} | {r['steps']} | {r['nfe']} | {r['threads']} | {r['K']} | {r['seconds_per_call']:.3f} "
               f"| {r['seconds_per_clip']:.3f} | {r['gflop_per_call']:.2f} | {r['ratio_to_bound']:.1f} |")
-    model = DiTWorldModel.from_pretrained(specs[0][1])
     report = {"env": args.env, "subgoal": text, "seed": args.seed, "repeats": args.repeats,
-              "horizon": model.horizon, "tokens_per_clip": (1 + model.horizon) * model.dit.tokens_per_frame,
-              "dit_parameters": sum(p.numel() for p in model.dit.parameters()),
+              "horizon": first.horizon, "tokens_per_clip": (1 + first.horizon) * first.dit.tokens_per_frame,
+              "dit_parameters": sum(p.numel() for p in first.dit.parameters()),
               "matmul_gflops": {str(k): v for k, v in gflops.items()},
               "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
               "rows": rows}

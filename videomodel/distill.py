@@ -167,7 +167,7 @@ def train_distill(cfg: DictConfig) -> None:
     student = student_from(cfg.teacher, cfg.student_steps)
     student.embed_texts(sorted(set(pairs.texts)))  # fill the text cache before any DataLoader worker forks
     print(f"student DiT: {count_parameters(student.dit):,} parameters, {len(pairs):,} teacher pairs "
-          f"({teacher.sampler.function_evaluations * (2 if teacher.cfg_scale != 1 else 1)} evaluations each)")
+          f"({teacher.function_evaluations} evaluations each)")
     started = time.time()
     loss = functools.partial(reflow_loss, t_one_fraction=cfg.t_one_fraction)
     trainer = Trainer(student, student.config, pairs, loss, train_cfg, run_dir)

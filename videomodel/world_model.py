@@ -55,6 +55,11 @@ class DiTWorldModel(nn.Module):
         self.text_encoder = text_encoder if text_encoder is not None else shared_text_encoder()
 
     @property
+    def function_evaluations(self) -> int:
+        """DiT evaluations per imagined clip: the sampler's, doubled by classifier-free guidance."""
+        return self.sampler.function_evaluations * (1 if self.cfg_scale == 1.0 else 2)
+
+    @property
     def device(self) -> torch.device:
         return next(self.dit.parameters()).device
 

@@ -49,7 +49,7 @@ def test_teacher_pairs_resume_as_made_and_belong_to_their_teacher(episodes_16px,
     assert torch.allclose(again, pairs.latents[:4], atol=1e-5)
     assert not torch.allclose(pairs.latents[:, 1:], pairs.latents[:, :1].expand_as(pairs.latents[:, 1:]))
     # an interrupted run makes the missing chunk as an uninterrupted one did
-    next(iter(sorted(tmp_path.glob("chunk-3-*"))[1:])).unlink()
+    sorted(tmp_path.glob("chunk-3-*"))[1].unlink()
     resumed = imagine_pairs(teacher, clips, 6, 4, seed=3, out_dir=tmp_path)
     assert torch.equal(resumed.latents, pairs.latents) and torch.equal(resumed.noise, pairs.noise)
     assert resumed.texts == pairs.texts
@@ -61,9 +61,9 @@ def test_the_distilled_student_lands_near_its_teacher_in_one_evaluation(episodes
     teacher = _teacher(0, minilm)
     teacher.save(tmp_path / "teacher")
     args = ["train", "distill", f"teacher={tmp_path / 'teacher'}", f"data={episodes_16px}",
-            f"run_dir={tmp_path / 'run'}", "latent_cache=null", "pairs=64", "held_out_pairs=32", "pairs_chunk=32", "trainer.steps=150",
-            "trainer.batch_size=16", "trainer.lr=3e-3", "trainer.warmup_steps=10", "trainer.ema_decay=0.9",
-            "trainer.checkpoint_every=150", "trainer.log_every=50"]
+            f"run_dir={tmp_path / 'run'}", "latent_cache=null", "pairs=64", "held_out_pairs=32", "pairs_chunk=32",
+            "trainer.steps=150", "trainer.batch_size=16", "trainer.lr=3e-3", "trainer.warmup_steps=10",
+            "trainer.ema_decay=0.9", "trainer.checkpoint_every=150", "trainer.log_every=50"]
     assert main(args) == 0
     student = DiTWorldModel.from_pretrained(tmp_path / "run" / "final")
     assert student.sampler.steps == 1 and student.cfg_scale == 1.0 and student.dit.p_uncond == 0.0
@@ -89,7 +89,7 @@ def test_the_shipped_student_imagines_in_one_evaluation_what_its_teacher_does_in
     env.close()
     teacher = DiTWorldModel.from_pretrained(shipped("videomodel"), text_encoder=minilm)
     student = DiTWorldModel.from_pretrained(shipped("videomodel-distilled"), text_encoder=minilm)
-    assert (student.sampler.function_evaluations, student.cfg_scale) == (1, 1.0)
+    assert student.function_evaluations == 1 and teacher.function_evaluations == 16
     with torch.inference_mode():
         context = teacher.encode_frames(obs["image"][None, None]).expand(4, -1, -1, -1, -1)
         condition = {k: v.expand(4, *v.shape[1:]) for k, v in teacher.text_condition([text]).items()}
