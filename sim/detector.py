@@ -68,11 +68,35 @@ def pixel_to_world(col: float, row: float, z: float, size: int) -> np.ndarray:
     return np.array([(col + 0.5 - size / 2) * s, (size / 2 - row - 0.5) * s])
 
 
+def _nearest(pixels: np.ndarray) -> np.ndarray:
+    _, colors = palette()
+    d = ((pixels[..., None, :].astype(np.float32) - colors.astype(np.float32)) ** 2).sum(-1)
+    return d.argmin(-1)
+
+
+@lru_cache(maxsize=1)
+def _uint8_labels() -> np.ndarray:
+    """The nearest palette index of each 24-bit RGB color met so far (255: not yet met), filled as frames
+    arrive: labelling a uint8 frame becomes a lookup, with the answer measuring its distances gives (integer
+    squares are exact in float32)."""
+    return np.full(1 << 24, 255, np.uint8)
+
+
 def label_pixels(image: np.ndarray) -> np.ndarray:
     """Index into palette() names for every pixel, by nearest rendered color."""
-    _, colors = palette()
-    d = ((image[..., None, :].astype(np.float32) - colors[None, None].astype(np.float32)) ** 2).sum(-1)
-    return d.argmin(-1)
+    if image.dtype != np.uint8:
+        return _nearest(image)
+    # camera frames and imagined clips: the search labels dozens of them per decision
+    rgb = image.astype(np.int32)
+    keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    table = _uint8_labels()
+    labels = table[keys]
+    unseen = labels == 255
+    if unseen.any():
+        new = np.unique(keys[unseen])
+        table[new] = _nearest(np.stack([new >> 16, (new >> 8) & 255, new & 255], -1))
+        labels = table[keys]
+    return labels.astype(np.int64)
 
 
 def detect_blocks(image: np.ndarray, min_area: int | None = None) -> list[Detection]:
@@ -85,8 +109,9 @@ def detect_blocks(image: np.ndarray, min_area: int | None = None) -> list[Detect
     face_px = (2 * BLOCK_HALF * _focal(size) / (CAMERA_HEIGHT - BLOCK_TOP)) ** 2
     min_area = max(2, int(face_px * 0.45)) if min_area is None else min_area
     out = []
+    pixels = np.bincount(labels.ravel(), minlength=len(names))
     for idx, name in enumerate(names):
-        if name not in COLORS:
+        if name not in COLORS or pixels[idx] < min_area:  # no component of this color could be kept
             continue
         components, n = ndimage.label(labels == idx)  # 4-connected
         if n == 0:

@@ -30,3 +30,14 @@ def test_detector_finds_every_block_where_it_is(size):
 def test_empty_table_has_no_blocks():
     table = np.zeros((64, 64, 3), np.uint8) + np.array([82, 82, 89], np.uint8)
     assert detect_blocks(table) == [] and pusher_position(table) is None
+
+
+def test_uint8_frames_are_labelled_as_by_distance():
+    """The lookup that labels uint8 frames gives the nearest rendered color, as measuring the distances does,
+    for colors met for the first time and again, and float frames still take the measured path."""
+    from sim.detector import _nearest, label_pixels
+
+    frame = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    for _ in range(2):  # the second pass reads what the first filled in
+        np.testing.assert_array_equal(label_pixels(frame), _nearest(frame))
+        np.testing.assert_array_equal(label_pixels(frame), label_pixels(frame.astype(np.float32)))
