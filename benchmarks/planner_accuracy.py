@@ -2,14 +2,15 @@
 scenes of evaluation seeds; refusals of instructions that cannot be carried out; plan latency on the CPU.
 
     python benchmarks/planner_accuracy.py --model checkpoints/planner [--examples 300] [--seed 0]
-        [--splits train,paraphrase,combo,crowded,mid] [--families template,polite,...] [--cache runs/planner/data]
+        [--splits train,paraphrase,combo,crowded,shared,mid] [--families template,polite,...] [--cache runs/planner/data]
         [--latency-plans 30] [--no-matching] [--out benchmarks/results/planner_accuracy.json]
 
 Example i of a split is the scene env.reset(seed=EVAL_SEED_BASE + seed + i, task=tasks[i % 7], split) --
-seeds no training example uses; `mid` is the `train` split's scene part-way through the scripted expert's
-episode (what an agent re-plans from). Language families (planner.phrasings) re-phrase the `train` split's
-instructions in one style each; the held-out families were never looked at while the planner's language was
-built. `handwritten` is benchmarks/handwritten_instructions.json, sentences written by hand for given scenes.
+seeds no training example uses; `shared` scenes give a color to two blocks (a cube and a cylinder); `mid` is
+the `train` split's scene part-way through the scripted expert's episode (what an agent re-plans from).
+Language families (planner.phrasings) re-phrase the `train` split's instructions in one style each; the
+held-out families were never looked at while the planner's language was built. `handwritten` is
+benchmarks/handwritten_instructions.json, sentences written by hand for given scenes.
 `invalid` is one instruction per scene of the `train` and `crowded` splits that must be refused, with the
 right kind of reason (planner.subgoal_planner.REFUSALS); "valid refused" is over every valid example above.
 
@@ -119,7 +120,7 @@ def main() -> None:
     p.add_argument("--model", default="checkpoints/planner", help="a saved planner dir (dreamplan train planner)")
     p.add_argument("--examples", type=int, default=300, help="examples per split")
     p.add_argument("--seed", type=int, default=0, help="example i uses seed EVAL_SEED_BASE + seed + i")
-    p.add_argument("--splits", default="train,paraphrase,combo,crowded,mid")
+    p.add_argument("--splits", default="train,paraphrase,combo,crowded,shared,mid")
     p.add_argument("--families", default=",".join(FAMILIES), help="language families (planner.phrasings)")
     p.add_argument("--cache", default="runs/planner/data", help="where generated examples are cached")
     p.add_argument("--latency-plans", type=int, default=30)

@@ -8,6 +8,9 @@ some instruction templates and some (block, placement) combinations out of train
 - ``paraphrase``: held-out instruction templates, otherwise like train.
 - ``combo``: training templates; at least one subgoal uses a held-out combination.
 - ``crowded``: six blocks, more than training scenes of that task hold (group_by_color: six, as in train).
+- ``shared``: like train, but one or more colors are held by two blocks (its cube and its cylinder), so a color
+  alone names no block (group_by_color's scenes are always so; order_three orders three blocks of colors no other
+  block has).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from sim.scene import COLORS, SHAPES, Block
 from sim.targets import NEAR, REGIONS, Positions, Target
 
-SPLITS = ("train", "paraphrase", "combo", "crowded")
+SPLITS = ("train", "paraphrase", "combo", "crowded", "shared")
 EVAL_SEED_BASE = 1_000_000  # recorded training data uses seeds below this, evaluation seeds start here
 
 # (block, placement) pairs never moved in training data; placement is a region or a relation word.
@@ -66,6 +69,7 @@ class Task:
     num_blocks: tuple[int, ...] = (2, 3, 4, 5)
     min_subgoals: int = 1
     paired_colors: bool = False  # scene holds a cube and a cylinder of each chosen color
+    color_names: bool = False  # its instructions name blocks by color alone: the blocks it names share no color
     regions: tuple[str, ...] = ()  # what a {region} slot of its templates takes
     words: Callable[[dict, tuple[Block, ...], np.random.Generator], dict] = field(default=None)  # type: ignore[assignment]
 
@@ -80,6 +84,14 @@ class Task:
             n = 6 if split == "crowded" else int(rng.choice(self.num_blocks))
             colors = rng.choice(list(COLORS), size=n // 2, replace=False)
             blocks = tuple(Block(str(c), s) for c in colors for s in SHAPES)
+        elif split == "shared":
+            n = max(5 if self.color_names else 3, int(rng.choice(self.num_blocks)))
+            most = (n - 3) // 2 if self.color_names else n // 2  # a task naming blocks by color keeps three to name
+            pairs = int(rng.integers(1, most + 1))  # colors held by both shapes; the others by one block
+            colors = [str(c) for c in rng.choice(list(COLORS), size=n - pairs, replace=False)]
+            blocks = tuple(Block(c, s) for c in colors[:pairs] for s in SHAPES)
+            blocks += tuple(Block(c, str(rng.choice(SHAPES))) for c in colors[pairs:])
+            blocks = tuple(blocks[i] for i in rng.permutation(n))
         else:
             n = 6 if split == "crowded" else int(rng.choice(self.num_blocks))
             colors = rng.choice(list(COLORS), size=n, replace=False)
@@ -216,7 +228,8 @@ def _line_done(p, blocks, pos) -> bool:
 
 
 def _order_params(rng, blocks):
-    return {"order": [b.name for b in _pick(rng, blocks, 3)]}
+    named = tuple(b for b in blocks if sum(c.color == b.color for c in blocks) == 1)  # a color names it
+    return {"order": [b.name for b in _pick(rng, named, 3)]}
 
 
 def _order_blocks(p) -> list[Block]:
@@ -290,6 +303,7 @@ TASKS: dict[str, Task] = {
         succeeded=_order_done,
         num_blocks=(3, 4, 5),
         min_subgoals=3,
+        color_names=True,
         words=lambda p, blocks, rng: dict(zip("abc", (b.color for b in _order_blocks(p)))),
     ),
 }

@@ -84,6 +84,22 @@ def test_splits_hold_out_templates_and_combinations():
     env.close()
 
 
+def test_shared_scenes_give_a_color_to_two_blocks_and_name_blocks_unambiguously():
+    env = TabletopEnv()
+    for task_id in TASKS:
+        for seed in range(8):
+            _, info = env.reset(seed=seed, options={"task": task_id, "split": "shared"})
+            colors = [b.color for b in env.blocks]
+            shared = {c for c in colors if colors.count(c) == 2}
+            assert shared and len(set(env.blocks)) == len(env.blocks) and max(map(colors.count, colors)) == 2
+            assert not any(combo(t) in HELDOUT_COMBOS for t in env.subgoals)
+            said = info["instruction"].split()
+            # a color names a block only with its shape after it
+            assert not any(w in shared and (i + 1 == len(said) or said[i + 1] not in ("cube", "cylinder"))
+                           for i, w in enumerate(said)), info["instruction"]
+    env.close()
+
+
 def test_the_plan_depends_on_the_scene():
     """The same instruction gives different subgoals for different layouts: a planner must look."""
     env = TabletopEnv()
