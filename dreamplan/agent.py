@@ -134,27 +134,32 @@ class ImaginationAgent:
     def _imagine_best(self, image: np.ndarray, subgoal: Subgoal, episode: Episode):
         """(clip, actions, score) of the best of K imagined clips, re-sampling while none reaches `min_score`;
         None if no sample ever does. A closed-loop inverse dynamics gives no actions up front (None)."""
+        # an inverse dynamics that does not copy the imagined pusher (object motion) plays no part in the score,
+        # so only the kept clip is read
+        check_replay = getattr(self.invdyn, "follows_pusher", True)
         for _ in range(1 + self.max_resamples):
             with timed(episode, "imagine"):
                 clips = self.video_model.imagine(image, subgoal.text, self.num_samples)
             if self.closed_loop:
                 return clips[0], None, None
-            candidates = []
-            for clip in clips:
-                with timed(episode, "invdyn"):
-                    actions = self.invdyn.actions(np.concatenate([image[None], clip]))
-                if not np.all(np.isfinite(actions)):
-                    raise DreamplanError(f"inverse dynamics returned a non-finite action for {subgoal.text!r}")
-                candidates.append((clip, actions))
             if self.scorer is None:
-                return (*candidates[0], None)
-            with timed(episode, "score"):
-                check_replay = getattr(self.invdyn, "follows_pusher", True)
-                scored = [(self.scorer.score(image, c, subgoal, a, check_replay), c, a) for c, a in candidates]
+                return clips[0], self._actions(image, clips[0], subgoal, episode), None
+            scored = []
+            for clip in clips:
+                actions = self._actions(image, clip, subgoal, episode) if check_replay else None
+                with timed(episode, "score"):
+                    scored.append((self.scorer.score(image, clip, subgoal, actions, check_replay), clip, actions))
             score, clip, actions = max(scored, key=lambda t: t[0].total)
             if score.total >= self.min_score:
-                return clip, actions, score
+                return clip, self._actions(image, clip, subgoal, episode) if actions is None else actions, score
         return None
+
+    def _actions(self, image: np.ndarray, clip: np.ndarray, subgoal: Subgoal, episode: Episode) -> np.ndarray:
+        with timed(episode, "invdyn"):
+            actions = self.invdyn.actions(np.concatenate([image[None], clip]))
+        if not np.all(np.isfinite(actions)):
+            raise DreamplanError(f"inverse dynamics returned a non-finite action for {subgoal.text!r}")
+        return actions
 
     def _act(self, stepper: Stepper, clip: np.ndarray, t: int, episode: Episode) -> np.ndarray:
         with timed(episode, "invdyn"):

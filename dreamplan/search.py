@@ -56,10 +56,10 @@ class ClipScorer:
         d1 = np.linalg.norm(end[target.block] - target.goal(end))
         return float(np.clip((d0 - d1) / max(d0, 1e-6), -1.0, 0.99))
 
-    def score(self, image: np.ndarray, clip: np.ndarray, subgoal: Subgoal, actions: np.ndarray,
+    def score(self, image: np.ndarray, clip: np.ndarray, subgoal: Subgoal, actions: np.ndarray | None,
               check_replay: bool = True) -> ClipScore:
         """`check_replay=False` for actions that do not copy the imagined pusher's path (invdyn.object_motion
-        pushes the imagined *block*): the replay error is then not measured."""
+        pushes the imagined *block*): the replay error is then not measured, and `actions` may be None."""
         frames = np.concatenate([image[None], clip])
         progress = self.progress(image, clip[-1], subgoal)
         violations = sum(physics_violations(frames).values())

@@ -118,3 +118,25 @@ def test_a_subgoal_given_up_by_the_search_says_why(env):
     ep = play(env, agent, 1_000_000, {"task": "push_to_center"})[0]
     assert not ep.success and ep.steps == 0
     assert ep.failure.startswith("subgoal 'push the ") and "no imagined clip scored 2.0 or more" in ep.failure
+
+
+def test_the_search_reads_actions_off_only_the_kept_clip_when_they_play_no_part_in_its_score(env):
+    """Object-motion inverse dynamics does not copy the imagined pusher, so the score never reads its actions: it
+    runs once per decision, on the kept clip. The pusher tracker's actions are scored: it reads all K clips."""
+    from dreamplan.search import ClipScorer
+    from invdyn.object_motion import ObjectMotionInverseDynamics
+
+    def counting(cls):
+        class Counting(cls):
+            calls = 0
+
+            def actions(self, frames):
+                type(self).calls += 1
+                return super().actions(frames)
+        return Counting()
+
+    for invdyn, reads_per_decision in ((counting(ObjectMotionInverseDynamics), 1), (counting(PusherTracker), 3)):
+        agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), invdyn, num_samples=3, scorer=ClipScorer())
+        ep = play(env, agent, 1_000_000, {"task": "push_to_center"})[0]
+        assert ep.success and ep.imagined
+        assert type(invdyn).calls == reads_per_decision * len(ep.imagined)
