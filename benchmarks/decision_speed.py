@@ -7,9 +7,9 @@ actions -- re-samples included, as the agent makes them -- on 1 and 2 threads, f
 A stack is `dreamplan eval` overrides, space-separated ("distilled=videomodel=dit_distilled"); the default
 stacks are the shipped defaults and the distilled world model in their place. Each plays `--episodes` seeds
 (1,000,000 on) of every task of the suite in this process (`dreamplan eval` gives each worker one thread, so
-its "per decision" figure is the 1-thread one), each seeded as `dreamplan eval` seeds it. It reports the agent's own timers per decision, how many `imagine` calls a decision made (re-samples)
-and the milliseconds per call. Run it on a quiet machine: another job on the two cores halves what it
-measures.
+its "per decision" figure is the 1-thread one), each seeded as `dreamplan eval` seeds it. It reports the
+agent's own timers per decision, how many `imagine` calls a decision made (re-samples) and the milliseconds
+per call. Run it on a quiet machine: another job on the two cores halves what it measures.
 """
 
 from __future__ import annotations
