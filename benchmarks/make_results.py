@@ -56,8 +56,8 @@ SECTIONS = {
                 "the defaults: `videomodel=dit_distilled` on the tabletop, `videomodel=dit_metaworld_distilled` on "
                 "Meta-World (one Euler step, no guidance; `videomodel.sampler.steps=2`: two). Meta-World on AVDC's "
                 "seeds 0–9 (330 of the 825 episodes). Paired against the teachers on the same episodes in the "
-                "paired table (Tabletop: ablations). They ran 2 worker processes of one thread, beside other "
-                "jobs; the time per decision on a quiet machine is in Speed (CPU)."),
+                "paired table (Tabletop: ablations). They ran 2 worker processes of one thread each, some beside "
+                "other jobs; the time per decision on a quiet machine is in Speed (CPU)."),
     "ablations": ("Tabletop: ablations of the default world model and inverse dynamics",
                   "Single-step suite with the oracle planner (`planner=scripted`), so that only the DiT, the search "
                   "and the inverse dynamics vary; two seed sets (`seed=0`: 1,000,000 on, `seed=20`: 1,000,020 on)."),
