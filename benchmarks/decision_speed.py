@@ -24,11 +24,11 @@ import torch
 
 import sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
 from dreamplan.episode import play
+from dreamplan.evaluate import DECISION_COMPONENTS
 from sim.detector import detect_blocks
 from training.atomic import atomic_write
 
 DEFAULT_STACKS = ("defaults=", "distilled=videomodel=dit_distilled")
-DECISION = ("imagine", "invdyn", "score")  # the parts of one receding-horizon decision
 
 
 def time_stack(overrides: list[str], suite: str, episodes: int, threads: int) -> dict:
@@ -65,7 +65,7 @@ def time_stack(overrides: list[str], suite: str, episodes: int, threads: int) ->
     finally:
         agent.close()
         env.close()
-    per = {k: spent[k] / max(decisions, 1) for k in DECISION}
+    per = {k: spent[k] / max(decisions, 1) for k in DECISION_COMPONENTS}
     return {"threads": threads, "episodes": episodes * len(cfg.suite.tasks), "solved": solved,
             "decisions": decisions, "seconds_per_decision": sum(per.values()),
             "parts_per_decision": per, "imagine_calls_per_decision": calls["n"] / max(decisions, 1),

@@ -686,7 +686,7 @@ class Report:
             rows = [[f"`{r['stack']}`" + (f" ({' '.join(r['overrides'])})" if r["overrides"] else ""), r["threads"],
                      r["num_samples"], f"{r['solved']}/{r['episodes']}", r["decisions"],
                      f"{r['imagine_calls_per_decision']:.2f}", f"{r['ms_per_imagine_call']:.0f}",
-                     *(f"{r['parts_per_decision'][k]:.3f}" for k in ("imagine", "invdyn", "score")),
+                     *(f"{v:.3f}" for v in r["parts_per_decision"].values()),
                      f"**{r['seconds_per_decision']:.3f}**"] for r in d["rows"]]
             lines += [f"Whole decisions of the closed-loop agent ({d['suite']}, seeds {d['seeds']}; `{d['command']} "
                       f"--out {REL}/decision_speed.json`): imagine K clips, score them, read the kept clip's actions, "
@@ -694,7 +694,8 @@ class Report:
                       "gives each worker one thread: its \"s / decision\" column is the 1-thread figure, under "
                       "whatever else ran.", "",
                       *table(["stack", "threads", "K", "solved", "decisions", "imagine calls per decision",
-                              "ms per call", "imagine s", "invdyn s", "score s", "s per decision"], rows), ""]
+                              "ms per call", *(f"{k} s" for k in d["rows"][0]["parts_per_decision"]),
+                              "s per decision"], rows), ""]
         d = self.result(f"{REL}/sim_speed.json")
         if d is not None:
             rows = [[f"{size}×{size}", f"{r['env_steps_per_s']:.0f}", f"{r['raw_steps_per_s']:.0f}",
