@@ -8,16 +8,11 @@ outwards from the middle of that order --, then the canonical subgoal sentences 
 every answer the automaton accepts parses and is grounded in what the model says it sees. It is the JSON
 schema {"blocks": [block enum], "subgoals": [sentence pattern]} written as an automaton, with json.dumps'
 spacing fixed so that the text of a plan is unique.
-
-With block_refs="indices" the subgoals name blocks by their place in the list ("push the #2 to the center"), so
-the token a subgoal writes for a block never depends on where it goes: a (block, placement) pair the training
-plans never held is written with the same tokens as every other. The parsed plan names blocks either way.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -36,34 +31,11 @@ def block_key(block: Block) -> tuple[int, int]:
 ALL_BLOCKS: tuple[Block, ...] = tuple(sorted((Block(c, s) for c in COLORS for s in SHAPES), key=block_key))
 
 
-BLOCK_REFS = ("names", "indices")  # how an answer's subgoals name blocks
-ANSWER_FORMAT = "answer_format.json"  # in a saved planner: {"block_refs": ...}
-_REF = re.compile(r"#(\d+)")
-
-
-def _check_refs(refs: str) -> None:
-    if refs not in BLOCK_REFS:
-        raise ValueError(f"block_refs={refs!r}: one of {', '.join(BLOCK_REFS)}")
-
-
-def written(target: Target, listed: tuple[Block, ...], refs: str = "names") -> str:
-    """The canonical sentence of `target` as an answer writes it, blocks named or referred to by their place in
-    `listed` (#1 first)."""
-    if refs == "names":
-        return target.text
-    ref = lambda b: f"#{listed.index(b) + 1}"  # noqa: E731
-    return PHRASINGS[target.kind][0].format(block=ref(target.block), region=target.region,
-                                            anchor=ref(target.anchor) if target.anchor else "")
-
-
-def format_answer(blocks, subgoals: list[str], refs: str = "names") -> str:
+def format_answer(blocks, subgoals: list[str]) -> str:
     """The answer text for the blocks seen (in the order given: left to right for training targets) and the
     canonical subgoal sentences."""
-    _check_refs(refs)
-    listed = tuple(b if isinstance(b, Block) else Block(*str(b).split()) for b in blocks)
-    if refs == "indices":
-        subgoals = [written(parse_subgoal(s, listed), listed, refs) for s in subgoals]
-    return json.dumps({"blocks": [b.name for b in listed], "subgoals": list(subgoals)})
+    names = [b.name if isinstance(b, Block) else str(b) for b in blocks]
+    return json.dumps({"blocks": names, "subgoals": list(subgoals)})
 
 
 @dataclass(frozen=True)
@@ -72,31 +44,20 @@ class Answer:
     subgoals: list[Subgoal]
 
 
-def _named(sentence: str, blocks: tuple[Block, ...]) -> str:
-    def name(m: re.Match) -> str:
-        i = int(m[1])
-        if not 1 <= i <= len(blocks):
-            raise GroundingError(f"subgoal {sentence!r} refers to block #{i} of {len(blocks)} listed")
-        return blocks[i - 1].name
-    return _REF.sub(name, sentence)
-
-
-def parse_answer(text: str, refs: str = "names") -> Answer:
-    _check_refs(refs)
+def parse_answer(text: str) -> Answer:
     try:
         d = json.loads(text)
         blocks = tuple(Block(*name.split()) for name in d["blocks"])
-        named = [_named(s, blocks) if refs == "indices" else s for s in d["subgoals"]]
-        return Answer(blocks, [Subgoal(s, parse_subgoal(s, blocks)) for s in named])
+        return Answer(blocks, [Subgoal(s, parse_subgoal(s, blocks)) for s in d["subgoals"]])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, GroundingError) as e:
         raise PlanningError(f"the planner wrote no valid plan ({e}): {text[:200]!r}") from None
 
 
-def sentences(blocks: tuple[Block, ...], refs: str = "names") -> list[str]:
-    """Every canonical subgoal sentence over `blocks`, as an answer writes it."""
-    out = [Target("region", b, r) for b in blocks for r in REGIONS]
-    out += [Target(k, b, anchor=a) for k in PHRASINGS if k != "region" for b in blocks for a in blocks if a != b]
-    return [written(t, blocks, refs) for t in out]
+def sentences(blocks: tuple[Block, ...]) -> list[str]:
+    """Every canonical subgoal sentence over `blocks`."""
+    out = [Target("region", b, r).text for b in blocks for r in REGIONS]
+    out += [Target(k, b, anchor=a).text for k in PHRASINGS if k != "region" for b in blocks for a in blocks if a != b]
+    return out
 
 
 class _Node:
@@ -131,10 +92,8 @@ class PlanGrammar:
     """Character automaton of answers: `advance(state, text)` is the state after `text`, or None if no
     answer continues that way. States are hashable (for caching what may follow each)."""
 
-    def __init__(self, max_blocks: int = MAX_BLOCKS, max_subgoals: int = MAX_BLOCKS,  # plans move each block once
-                 refs: str = "names"):
-        _check_refs(refs)
-        self.max_blocks, self.max_subgoals, self.refs = max_blocks, max_subgoals, refs
+    def __init__(self, max_blocks: int = MAX_BLOCKS, max_subgoals: int = MAX_BLOCKS):  # plans move each block once
+        self.max_blocks, self.max_subgoals = max_blocks, max_subgoals
         self._open = _trie({OPEN: ("blocks", None)})
 
     def start(self) -> State:
@@ -154,7 +113,7 @@ class PlanGrammar:
     @lru_cache(maxsize=4096)
     def _subgoal_units(self, listed: tuple[Block, ...], more: bool) -> _Node:
         units = {}
-        for s in sentences(listed, self.refs):
+        for s in sentences(listed):
             units[s + CLOSE] = ("done", None)
             if more:
                 units[s + SEP] = ("subgoals", None)

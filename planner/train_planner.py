@@ -28,7 +28,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.utils import logging as hf_logging
 
 from planner.plan_data import PlanExamples, load_examples
-from planner.plan_format import ALL_BLOCKS, ANSWER_FORMAT, format_answer
+from planner.plan_format import ALL_BLOCKS, format_answer
 from planner.plan_metrics import evaluate_planner
 from planner.tiny_vlm import TinyVLMConfig, build_model, build_processor, task_corpus, train_tokenizer
 from planner.vlm_planner import VLMPlanner
@@ -66,7 +66,7 @@ class PlanDataset(Dataset):
     sees only the answer (labels -100 elsewhere). Rows are right-padded to the longest example. Each example
     also carries its per-patch block labels (`patch_labels`)."""
 
-    def __init__(self, examples: PlanExamples, processor, block_refs: str = "names"):
+    def __init__(self, examples: PlanExamples, processor):
         self.images, self.processor = examples.images, processor
         tok = processor.tokenizer
         dummy = [np.zeros_like(examples.images[0])]
@@ -76,7 +76,7 @@ class PlanDataset(Dataset):
             ins = rec["instruction"]
             if ins not in prompts:  # the image only decides pixel values, not the prompt's tokens
                 prompts[ins] = processor(images=dummy, text=[prompt_text(processor, ins)])["input_ids"][0]
-            answer = tok.encode(format_answer(rec["blocks"], rec["subgoals"], block_refs), add_special_tokens=False)
+            answer = tok.encode(format_answer(rec["blocks"], rec["subgoals"]), add_special_tokens=False)
             rows.append((list(prompts[ins]), answer + [tok.eos_token_id]))
         self.length = max(len(p) + len(a) for p, a in rows)
         self.input_ids = torch.full((len(rows), self.length), tok.pad_token_id, dtype=torch.long)
@@ -196,15 +196,14 @@ def main(cfg: DictConfig) -> None:
                             workers=d.workers) for s in d.val_splits}
 
     def evaluate(m: PlannerTraining) -> dict[str, float]:
-        planner = VLMPlanner(m.vlm, processor, prompt=PROMPT, block_refs=cfg.block_refs)
+        planner = VLMPlanner(m.vlm, processor, prompt=PROMPT)
         scores = {s: evaluate_planner(planner, ex) for s, ex in val.items()}
         return {f"{s}/{k}": v[k] for s, v in scores.items() for k in ("exact", "subgoal")}
 
-    dataset = PlanDataset(train, processor, cfg.block_refs)
+    dataset = PlanDataset(train, processor)
     print(f"planner: {sum(p.numel() for p in vlm.parameters()):,} parameters, {len(dataset):,} training examples "
           f"(rows of {dataset.length} tokens), vocabulary {len(processor.tokenizer)}")
-    identity = {**model_cfg.to_dict(), "vocab": len(processor.tokenizer), "perception_weight": cfg.perception_weight,
-                "block_refs": cfg.block_refs}
+    identity = {**model_cfg.to_dict(), "vocab": len(processor.tokenizer), "perception_weight": cfg.perception_weight}
     trainer = Trainer(model, identity, dataset, training_loss, train_cfg, run_dir, evaluate=evaluate if val else None)
     t0 = time.time()
     try:
@@ -212,17 +211,16 @@ def main(cfg: DictConfig) -> None:
     finally:
         _add_train_time(run_dir, time.time() - t0)
     load_weights_into(model, checkpoint / "model.safetensors")
-    final = export(vlm, processor, run_dir / "final", cfg.block_refs, {
+    final = export(vlm, processor, run_dir / "final", {
         "seed": train_cfg.seed, "config": OmegaConf.to_container(cfg, resolve=True), "step": trainer.step,
         "train_examples": len(dataset), "train_seconds": _train_time(run_dir), "checkpoint": str(checkpoint)})
     print(f"exported {final} ({sum(f.stat().st_size for f in final.iterdir()) / 1e6:.1f} MB)")
 
 
-def export(model, processor, out: Path, block_refs: str, info: dict) -> Path:
+def export(model, processor, out: Path, info: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    (out / ANSWER_FORMAT).write_text(json.dumps({"block_refs": block_refs}))
     (out / "training.json").write_text(json.dumps(info, indent=2))
     return out
 

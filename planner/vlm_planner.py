@@ -8,7 +8,6 @@ blocks the model says it sees, which raises PlanningError (planner.subgoal_plann
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from planner.constrained_decoding import GrammarConstraint, GrammarLogitsProcessor
 from planner.instruction_matching import InstructionMatcher
-from planner.plan_format import ANSWER_FORMAT, Answer, PlanGrammar, parse_answer
+from planner.plan_format import Answer, PlanGrammar, parse_answer
 from planner.subgoal_planner import PlanningError, check_plan, named_blocks, not_understood
 from sim.errors import DreamplanError
 from sim.scene import COLORS, MAX_BLOCKS, SHAPES
@@ -65,15 +64,14 @@ class VLMPlanner:
     still grounded against the instruction as written."""
 
     def __init__(self, model, processor, prompt: str = DESCRIBED_PROMPT, max_subgoals: int = MAX_BLOCKS,
-                 batch_size: int = 16, match_instructions: bool = False, block_refs: str = "names"):
+                 batch_size: int = 16, match_instructions: bool = False):
         self.model, self.processor, self.prompt, self.batch_size = model.eval(), processor, prompt, batch_size
-        self.block_refs = block_refs
         self.matcher = InstructionMatcher() if match_instructions else None
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"  # generation appends on the right
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.grammar = PlanGrammar(max_subgoals=max_subgoals, refs=block_refs)
+        self.grammar = PlanGrammar(max_subgoals=max_subgoals)
         self.constraint = GrammarConstraint(self.grammar, self.tokenizer, _eos_ids(model, self.tokenizer))
 
     @classmethod
@@ -87,9 +85,6 @@ class VLMPlanner:
         hf_logging.disable_progress_bar()  # a bar per load: noise in a one-line error and in every eval worker
         processor = AutoProcessor.from_pretrained(path, local_files_only=True)
         model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
-        answer_format = path / ANSWER_FORMAT  # written by dreamplan train planner; absent: blocks by name
-        if answer_format.exists():
-            kwargs.setdefault("block_refs", json.loads(answer_format.read_text())["block_refs"])
         return cls(model, processor, **kwargs)
 
     def asked(self, instruction: str) -> str | None:
@@ -127,7 +122,7 @@ class VLMPlanner:
                     out.append(PlanningError(f"the plan did not finish within {len(row)} tokens: {text[:200]!r}"))
                     continue
                 try:
-                    out.append(parse_answer(text, self.block_refs))
+                    out.append(parse_answer(text))
                 except PlanningError as e:
                     out.append(e)
         return out

@@ -21,28 +21,14 @@ def scenes():
     return out
 
 
-@pytest.mark.parametrize("refs", ["names", "indices"])
-def test_reference_answers_are_accepted_and_parse_back(scenes, refs):
-    grammar = PlanGrammar(refs=refs)
+def test_reference_answers_are_accepted_and_parse_back(scenes):
+    grammar = PlanGrammar()
     for blocks, targets in scenes:
-        text = format_answer(blocks, [t.text for t in targets], refs)
+        text = format_answer(blocks, [t.text for t in targets])
         assert grammar.complete(grammar.advance(grammar.start(), text)), text
-        answer = parse_answer(text, refs)
+        answer = parse_answer(text)
         assert set(answer.blocks) == set(blocks)
         assert [sg.target for sg in answer.subgoals] == targets
-        assert [sg.text for sg in answer.subgoals] == [t.text for t in targets]  # the plan names blocks either way
-
-
-def test_index_answers_refer_to_blocks_by_their_place_in_the_list():
-    text = format_answer(["red cube", "blue cylinder"], ["push the blue cylinder next to the red cube",
-                                                         "push the red cube to the top left corner"], "indices")
-    assert json.loads(text)["subgoals"] == ["push the #2 next to the #1", "push the #1 to the top left corner"]
-    grammar = PlanGrammar(refs="indices")
-    listed = grammar.advance(grammar.start(), '{"blocks": ["red cube", "blue cylinder"], "subgoals": ["')
-    assert grammar.advance(listed, "push the #3") is None  # a third block was not listed
-    assert grammar.advance(listed, "push the red cube") is None  # names are not written in this format
-    with pytest.raises(PlanningError, match="#3 of 2"):
-        parse_answer('{"blocks": ["red cube", "blue cylinder"], "subgoals": ["push the #3 to the center"]}', "indices")
 
 
 @pytest.mark.parametrize("blocks, subgoals", [
@@ -60,9 +46,8 @@ def test_grammar_rejects(blocks, subgoals):
     assert state is None or not grammar.complete(state)
 
 
-@pytest.mark.parametrize("refs", ["names", "indices"])
-def test_random_walks_always_finish_and_parse(refs):
-    grammar = PlanGrammar(max_subgoals=3, refs=refs)
+def test_random_walks_always_finish_and_parse():
+    grammar = PlanGrammar(max_subgoals=3)
     rng = random.Random(0)
     for _ in range(300):
         state, text = grammar.start(), ""
@@ -72,7 +57,7 @@ def test_random_walks_always_finish_and_parse(refs):
             ch = rng.choice(options)
             state, text = grammar.step(state, ch), text + ch
         assert len(text) <= grammar.max_chars
-        answer = parse_answer(text, refs)
+        answer = parse_answer(text)
         assert 1 <= len(answer.subgoals) <= 3 and set(answer.blocks) <= set(ALL_BLOCKS)
 
 
