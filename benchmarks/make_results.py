@@ -59,8 +59,8 @@ SECTIONS = {
                 "Meta-World (one Euler step, no guidance; `videomodel.sampler.steps=2`: two). Meta-World on AVDC's "
                 "seeds 0–9 (330 of the 825 episodes). Paired against the teachers on the same episodes in the "
                 "paired table (Tabletop: ablations); the tabletop rows ran with planner v2, so their teacher is "
-                "planner v2's run of the defaults (`tabletop/previous-planner`). They ran 2 worker processes of one thread each, some beside "
-                "other jobs; the time per decision on a quiet machine is in Speed (CPU)."),
+                "planner v2's run of the defaults (`tabletop/previous-planner`). They ran 2 worker processes of one "
+                "thread each, some beside other jobs; the time per decision on a quiet machine is in Speed (CPU)."),
     "ablations": ("Tabletop: ablations of the default world model and inverse dynamics",
                   "Single-step suite with the oracle planner (`planner=scripted`), so that only the DiT, the search "
                   "and the inverse dynamics vary; two seed sets (`seed=0`: 1,000,000 on, `seed=20`: 1,000,020 on)."),
@@ -108,7 +108,8 @@ OLDER_PLANNER = {
     **{f"tabletop/previous-planner/{run}": PLANNER_V2
        for run in ("single-pixels", "single-simulator", "single-oracle-video", "long-pixels", "long-simulator",
                    "long-oracle-video", "paired-single.json", "paired-long.json")},
-    **{f"tabletop/fewstep/{stack}-distilled{k}": PLANNER_V2 for stack in ("single", "long") for k in ("", "-k16", "-k8")},
+    **{f"tabletop/fewstep/{stack}-distilled{k}": PLANNER_V2
+       for stack in ("single", "long") for k in ("", "-k16", "-k8")},
 }
 PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
           "tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
