@@ -59,7 +59,7 @@ SECTIONS = {
                 "Meta-World (one Euler step, no guidance; `videomodel.sampler.steps=2`: two). Meta-World on AVDC's "
                 "seeds 0–9 (330 of the 825 episodes). Paired against the teachers on the same episodes in the "
                 "paired table (Tabletop: ablations); the tabletop rows ran with planner v2, so their teacher is "
-                "planner v2's run of the defaults (`tabletop/previous-planner`). They ran 2 worker processes of one "
+                "planner v2's run of the defaults (`tabletop/planner-v2`). They ran 2 worker processes of one "
                 "thread each, some beside other jobs; the time per decision on a quiet machine is in Speed (CPU)."),
     "ablations": ("Tabletop: ablations of the default world model and inverse dynamics",
                   "Single-step suite with the oracle planner (`planner=scripted`), so that only the DiT, the search "
@@ -99,13 +99,13 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/single/seed20-om-k1-nosearch": "ablations",
     "tabletop/single/seed20-om-uncond": "ablations",
 }
-# Runs of VLM planner checkpoints that came before the one shipped: kept, labelled with the checkpoint, until they are
-# measured again with the shipped one (git history holds each checkpoint).
+# Runs of VLM planner checkpoints that came before the one shipped (tabletop/planner-vN: its default rows): kept,
+# labelled with the checkpoint, until they are measured again with the shipped one (git history holds each checkpoint).
 PLANNER_V1 = "planner v1 (commits 495e524–03c1278)"
 PLANNER_V2 = "planner v2 (commits c8f2499–74ece95)"
 OLDER_PLANNER = {
     "tabletop/long-defaults-50": PLANNER_V1, "tabletop/baselines-long/vlm-oracle-video": PLANNER_V1,
-    **{f"tabletop/previous-planner/{run}": PLANNER_V2
+    **{f"tabletop/planner-v2/{run}": PLANNER_V2
        for run in ("single-pixels", "single-simulator", "single-oracle-video", "long-pixels", "long-simulator",
                    "long-oracle-video", "paired-single.json", "paired-long.json")},
     **{f"tabletop/fewstep/{stack}-distilled{k}": PLANNER_V2
