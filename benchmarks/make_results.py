@@ -99,18 +99,11 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/single/seed20-om-k1-nosearch": "ablations",
     "tabletop/single/seed20-om-uncond": "ablations",
 }
-# Runs of VLM planner checkpoints that came before the one shipped (tabletop/planner-vN: its default rows): kept,
-# labelled with the checkpoint, until they are measured again with the shipped one (git history holds each checkpoint).
+# Runs of VLM planner checkpoints that came before the one shipped (tabletop/planner-vN: its default rows, the ones
+# tabletop/contract holds now): kept, labelled with the checkpoint (OLDER_PLANNER, below the README's rows), until
+# they are measured again with the shipped one (git history holds each checkpoint).
 PLANNER_V1 = "planner v1 (commits 495e524–03c1278)"
 PLANNER_V2 = "planner v2 (commits c8f2499–74ece95)"
-OLDER_PLANNER = {
-    "tabletop/long-defaults-50": PLANNER_V1, "tabletop/baselines-long/vlm-oracle-video": PLANNER_V1,
-    **{f"tabletop/planner-v2/{run}": PLANNER_V2
-       for run in ("single-pixels", "single-simulator", "single-oracle-video", "long-pixels", "long-simulator",
-                   "long-oracle-video", "paired-single.json", "paired-long.json")},
-    **{f"tabletop/fewstep/{stack}-distilled{k}": PLANNER_V2
-       for stack in ("single", "long") for k in ("", "-k16", "-k8")},
-}
 PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
           "tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
           "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json",
@@ -156,6 +149,13 @@ README_ROWS = [  # (run dir, the stack it is -- shown only while the run is miss
     ("tabletop/contract/long-oracle-video", "oracle video", "suite=tabletop-long videomodel=oracle"),
     ("tabletop/baselines-long/expert", "oracle agent", "suite=tabletop-long agent=expert episodes=50"),
 ]
+# run -> the older planner checkpoint it ran with (see PLANNER_V1 above); the default rows' names are the contract's
+CONTRACT_RUNS = [Path(run).name for run, _, _ in README_ROWS if run.startswith("tabletop/contract/")]
+OLDER_PLANNER = {
+    "tabletop/long-defaults-50": PLANNER_V1, "tabletop/baselines-long/vlm-oracle-video": PLANNER_V1,
+    **{f"tabletop/planner-v2/{run}": PLANNER_V2 for run in (*CONTRACT_RUNS, "paired-single.json", "paired-long.json")},
+    **{run: PLANNER_V2 for run in EVAL_RUNS if run.startswith("tabletop/fewstep/")},
+}
 # The README's Meta-World block: the learned stack it headlines (a METAWORLD_RUNS label), shown after the oracle
 # references it is measured against; the other Meta-World runs are in RESULTS.md only. A run not measured yet is left
 # out, except the headline, whose row then reads "not measured yet".
