@@ -644,8 +644,8 @@ class Report:
                 "development the MiniLM similarity of a handful of terse strings ('one line', 'all left', 'by "
                 "color') was printed while checking the no-task refusal; the threshold was not changed after. "
                 "The shipped checkpoint (v3) was trained on from v2 (`init_from`, 2,500 steps, 30 min, "
-                "`configs/train/planner.yaml` as of 03251da): v2's sets (20,000 first frames, 5,000 six-block scenes, 8,000 seeds "
-                "of frames part-way through the expert's episode) plus 5,000 first frames and 2,000 seeds of "
+                "`configs/train/planner.yaml` as of 03251da): v2's sets (20,000 first frames, 5,000 six-block "
+                "scenes, 8,000 seeds of frames part-way through the expert's episode) plus 5,000 first frames and 2,000 seeds of "
                 "mid-episode frames of the `shared` split. From zero the planner is v1's 6,000 steps (53 min), v2's "
                 "3,000 (37 min) and these 2,500, on one core. v2 had never seen a push task in a scene where two "
                 "blocks share a color: it listed the blocks right in 15 % of `shared` scenes.", "",

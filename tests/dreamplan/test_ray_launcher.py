@@ -89,10 +89,12 @@ def test_an_episode_past_its_timeout_on_ray_is_recorded_as_timeout(cluster, tmp_
     out = tmp_path / "run"
     # the timeout must leave room for the other episode's worker to start and play on a loaded machine (15 s did not,
     # beside two eval workers)
-    assert main([*CHEAP, "episodes=2", "launcher=ray", "episode_timeout=40", "agent._target_=crash_agent.CrashingAgent",
-                 f"+agent.sleep_seed={BASE}", "+agent.sleep_s=600", f"out={out}"]) == 0
+    timeout = 40
+    assert main([*CHEAP, "episodes=2", "launcher=ray", f"episode_timeout={timeout}",
+                 "agent._target_=crash_agent.CrashingAgent", f"+agent.sleep_seed={BASE}", "+agent.sleep_s=600",
+                 f"out={out}"]) == 0
     first, second = _info(out)["episodes"]
-    assert first["outcome"] == "timeout" and not first["success"] and first["failure"] == "timed out after 40 s"
+    assert first["outcome"] == "timeout" and not first["success"] and first["failure"] == f"timed out after {timeout} s"
     assert second["success"]
 
 
