@@ -118,11 +118,18 @@ DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.jso
                    "decision_trace/dit-object-motion.json"]
 FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om",
             "tabletop/fidelity/dit-om-30", "tabletop/fidelity/distilled-om-30"]
-METAWORLD_FIDELITY = ["metaworld-fidelity/dit"]
+METAWORLD_FIDELITY = ["metaworld-fidelity/dit"]  # dreamplan fidelity env=metaworld runs (fidelity.json)
 # Choosing the world model on validation seeds 100-104 (never AVDC's 0-24): run dir -> which world model it is
 METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 steps, 34 min)",
                         "metaworld-validation/dit-cont": "the same trained on for 4,621 more steps (60 min; its "
-                                                         "cosine schedule stopped at 46 %), not shipped"}  # dreamplan fidelity env=metaworld runs (fidelity.json)
+                                                         "cosine schedule stopped at 46 %), not shipped",
+                        "metaworld-validation/dit-moving": "a new autoencoder weighted by the pixels that move "
+                                                           "(`weighted_pixels=moving foreground_weight=10`, 27 min) "
+                                                           "and a DiT on it (moving cells weighted 8×, "
+                                                           "`predict_change`; 4,500 steps, 50 min), not shipped",
+                        "metaworld-validation/dit-moving-invdyn": "the same, with the closed-loop inverse dynamics "
+                                                                  "trained again on goals drawn through the new "
+                                                                  "autoencoder (9 min), not shipped"}
 METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scripted",
                   "oracle video + learned invdyn": "metaworld-v3-oracle-invdyn",
                   "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal",
@@ -913,7 +920,14 @@ class Report:
             return []
         return ["### Choosing the world model (validation seeds)", "",
                 "Closed-loop inverse dynamics, seeds 100–104 (not AVDC's 0–24), 11 tasks × 3 cameras:", "",
-                *table(["world model", "success", "95 % CI", "command"], rows), ""]
+                *table(["world model", "success", "95 % CI", "command"], rows), "",
+                "The moving-pixel world model: `dreamplan train autoencoder data=data/metaworld "
+                "run_dir=runs/mw-ae-moving weighted_pixels=moving foreground_weight=10 trainer.steps=3000`, then "
+                "`dreamplan train videomodel data=data/metaworld autoencoder=runs/mw-ae-moving/final "
+                "run_dir=runs/mw-dit-moving model.frame_stride=8 model.dit.text_tokens=false weighted_pixels=moving "
+                "trainer.steps=4500 trainer.devices=2`; its inverse dynamics: `dreamplan train goal_invdyn "
+                "'data=[data/metaworld,data/metaworld-actions]' run_dir=runs/mw-goal-invdyn-moving "
+                "goal_frames_from=runs/mw-dit-moving/checkpoints/step-0004500 trainer.steps=4000`.", ""]
 
     def metaworld_fidelity(self) -> list[str]:
         rows, cmds = [], []

@@ -164,17 +164,38 @@ def foreground_mask(x: torch.Tensor) -> torch.Tensor:
     return ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()
 
 
-def reconstruction_loss(model: nn.Module, frames: torch.Tensor,
-                        foreground_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+def moving_mask(x: torch.Tensor) -> torch.Tensor:
+    """[T, 3, H, W] frames of one episode in [-1, 1] -> [T, 1, H, W] float: 1 where a pixel is unlike its own
+    median over the episode (what moves: a gripper, the objects it moves, and where they stood). On a textured
+    table the frame's median color marks the texture, not the parts that matter."""
+    background = x.median(dim=0).values
+    return ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()
+
+
+WEIGHTED_PIXELS = ("foreground", "moving")  # foreground_mask, moving_mask
+
+
+def weighted_pixel_mask(frames: np.ndarray, weighted_pixels: str) -> torch.Tensor:
+    """uint8 frames [T, H, W, 3] of one episode -> [T, 1, H, W] float mask of the pixels a loss weighs more."""
+    if weighted_pixels not in WEIGHTED_PIXELS:
+        raise ValueError(f"weighted_pixels={weighted_pixels!r}: expected one of {list(WEIGHTED_PIXELS)}")
+    x = frames_to_tensor(frames)
+    return foreground_mask(x) if weighted_pixels == "foreground" else moving_mask(x)
+
+
+def reconstruction_loss(model: nn.Module, frames: torch.Tensor, foreground_weight: float = 1.0,
+                        weighted: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """L1 + MSE between uint8 `frames` [..., H, W, 3] and their reconstruction, plus a small L2 on the raw
-    latents (keeps their scale from drifting, so `calibrate` stays meaningful). Pixels unlike the frame's
-    median color (everything but the table: blocks, the 3-pixel pusher) weigh `foreground_weight` times more,
-    or the loss is content to blur small objects away. Calls `model(...)` so it works through a DDP wrapper."""
+    latents (keeps their scale from drifting, so `calibrate` stays meaningful). The pixels of `weighted`
+    [..., H, W] (default: those unlike the frame's median color -- on the tabletop everything but the table:
+    blocks, the 3-pixel pusher) weigh `foreground_weight` times more, or the loss is content to blur small
+    objects away. Calls `model(...)` so it works through a DDP wrapper."""
     x = frames_to_tensor(frames).reshape(-1, 3, *frames.shape[-3:-1])
     x = x.to(next(model.parameters()).device)
     reconstruction, z = model(x)
     reconstruction = reconstruction.float()
-    weight = 1.0 + (foreground_weight - 1.0) * foreground_mask(x)
+    mask = foreground_mask(x) if weighted is None else weighted.reshape(-1, 1, *x.shape[-2:]).to(x)
+    weight = 1.0 + (foreground_weight - 1.0) * mask
     weight = weight / weight.mean()
     l1 = ((reconstruction - x).abs() * weight).mean()
     mse = ((reconstruction - x).pow(2) * weight).mean()

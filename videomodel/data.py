@@ -17,29 +17,36 @@ from tqdm import tqdm
 
 from sim.dataset import EpisodeStore, WindowDataset
 from sim.targets import PHRASINGS, Target
-from videomodel.autoencoder import foreground_mask, frames_to_tensor
+from videomodel.autoencoder import weighted_pixel_mask
 from videomodel.latent_cache import episode_key, load_latents, save_latents
 
 
 class Frames(Dataset):
-    """Every `every`-th frame of every successful episode, uint8 [H, W, 3], held in memory."""
+    """Every `every`-th frame of every successful episode, uint8 [H, W, 3], held in memory, with the mask
+    (bool [H, W]) of its pixels the reconstruction loss weighs more (videomodel.autoencoder.WEIGHTED_PIXELS)."""
 
-    def __init__(self, source, every: int = 2):
+    def __init__(self, source, every: int = 2, weighted_pixels: str = "foreground"):
         store = EpisodeStore(source)
         self.env_config = store.env_config
-        self.frames = np.concatenate([store.group(e)["frames"][::every] for e in range(len(store))])
+        frames, weighted = [], []
+        for e in range(len(store)):
+            episode = store.group(e)["frames"][()]  # whole: the moving mask needs every frame's pixel
+            frames.append(episode[::every])
+            weighted.append(weighted_pixel_mask(episode, weighted_pixels)[::every, 0].bool().numpy())
         store.close()
+        self.frames, self.weighted = np.concatenate(frames), np.concatenate(weighted)
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __getitem__(self, i: int) -> dict:
-        return {"frames": self.frames[i]}
+        return {"frames": self.frames[i], "weighted": self.weighted[i]}
 
 
 class LatentClips(Dataset):
     """Items: latents float32 [1 + horizon, C, h, w] (normalised, frame 0 the context), text (str) and
-    foreground float32 [1 + horizon, h, w]: 1 on latent cells that cover a block or the pusher.
+    foreground float32 [1 + horizon, h, w]: 1 on latent cells that cover a weighted pixel (`weighted_pixels`,
+    videomodel.autoencoder.WEIGHTED_PIXELS: on the tabletop a block or the pusher).
 
     With `past_end=False` only clips that end inside their subgoal segment are kept (plus the first clip of a
     segment too short for one). A clip that runs past the end repeats the segment's final frame: the
@@ -51,7 +58,8 @@ class LatentClips(Dataset):
     episodes, else encode them and write it."""
 
     def __init__(self, source, encode_frames, horizon: int, stride: int, paraphrase_prob: float = 0.5,
-                 batch: int = 256, past_end: bool = True, cache_file: str | Path | None = None):
+                 batch: int = 256, past_end: bool = True, cache_file: str | Path | None = None,
+                 weighted_pixels: str = "foreground"):
         windows = WindowDataset(source, horizon=horizon, stride=stride)
         self.horizon, self.stride = horizon, stride
         span = horizon * stride
@@ -68,7 +76,7 @@ class LatentClips(Dataset):
                 frames = windows.store.group(e)["frames"][()]
                 z = torch.cat([encode_frames(frames[None, i : i + batch])[0] for i in range(0, len(frames), batch)])
                 self.latents.append(z.half())
-                mask = foreground_mask(frames_to_tensor(frames))  # pixels -> the latent cells they fall in
+                mask = weighted_pixel_mask(frames, weighted_pixels)  # pixels -> the latent cells they fall in
                 self.foreground.append(torch.nn.functional.adaptive_max_pool2d(mask, z.shape[-2:])[:, 0].bool())
             if cache_file:
                 save_latents(Path(cache_file), refs, self.latents, self.foreground)

@@ -36,7 +36,7 @@ def _setup(cfg: DictConfig) -> TrainConfig:
 
 
 def _autoencoder_loss(model, batch, foreground_weight: float):
-    return reconstruction_loss(model, batch["frames"], foreground_weight)
+    return reconstruction_loss(model, batch["frames"], foreground_weight, weighted=batch["weighted"])
 
 
 def held_out_psnr(model, frames: np.ndarray) -> dict[str, float]:
@@ -48,7 +48,7 @@ def held_out_psnr(model, frames: np.ndarray) -> dict[str, float]:
 def train_autoencoder(cfg: DictConfig) -> None:
     train_cfg = _setup(cfg)
     model = instantiate(cfg.model)
-    data = Frames(cfg.data, every=cfg.frame_every)
+    data = Frames(cfg.data, every=cfg.frame_every, weighted_pixels=cfg.weighted_pixels)
     val = Frames(cfg.val_data, every=7).frames[:512] if cfg.val_data else data.frames[::97][:512]
     print(f"autoencoder: {count_parameters(model):,} parameters, {len(data):,} frames")
     loss = functools.partial(_autoencoder_loss, foreground_weight=cfg.foreground_weight)
@@ -115,14 +115,16 @@ def train_videomodel(cfg: DictConfig) -> None:
     model_cfg.pop("_convert_", None)
     model = _initial_model(cfg, model_cfg)
     cache = None
-    if cfg.latent_cache:
-        cache = Path(cfg.latent_cache) / f"{autoencoder_fingerprint(model.autoencoder)}.safetensors"
+    if cfg.latent_cache:  # the cache holds the weighted cells too: one file per autoencoder and mask
+        mask = "" if cfg.weighted_pixels == "foreground" else f"-{cfg.weighted_pixels}"
+        cache = Path(cfg.latent_cache) / f"{autoencoder_fingerprint(model.autoencoder)}{mask}.safetensors"
     with main_process_first():  # the main process encodes the frames (or reads the cache); the others read its cache
         clips = LatentClips(cfg.data, model.encode_frames, horizon=model.horizon, stride=model.frame_stride,
-                            paraphrase_prob=cfg.paraphrase_prob, past_end=cfg.clips_past_end, cache_file=cache)
+                            paraphrase_prob=cfg.paraphrase_prob, past_end=cfg.clips_past_end, cache_file=cache,
+                            weighted_pixels=cfg.weighted_pixels)
     model.embed_texts(clips.all_texts())  # fill the text cache once, before any DataLoader worker forks
     foreground = float(torch.cat([f.flatten() for f in clips.foreground]).float().mean())
     print(f"video DiT: {count_parameters(model.dit):,} parameters, {len(clips):,} clips from {cfg.data}; "
-          f"{foreground:.0%} of latent cells foreground (weighted {model.objective.foreground_weight:g}x)")
+          f"{foreground:.0%} of latent cells {cfg.weighted_pixels} (weighted {model.objective.foreground_weight:g}x)")
     final = Trainer(model, model.config, clips, _dit_loss, train_cfg, cfg.run_dir).fit()
     print(f"checkpoint: {final}")

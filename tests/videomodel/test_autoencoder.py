@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from videomodel.autoencoder import VideoAutoencoder, frames_to_tensor, reconstruction_loss, tensor_to_frames
+from videomodel.autoencoder import (VideoAutoencoder, frames_to_tensor, reconstruction_loss, tensor_to_frames,
+                                   weighted_pixel_mask)
 from videomodel.fidelity import psnr
 
 
@@ -78,6 +79,55 @@ def test_a_few_training_steps_reduce_reconstruction_error():
         _, after = reconstruction_loss(ae, frames)
     assert after["mse"] < 0.3 * before["mse"]
     assert after["psnr"] > before["psnr"] + 5
+
+
+def _textured_table_with_a_moving_dot(n: int, size: int = 16) -> np.ndarray:
+    """uint8 [n, size, size, 3]: a checkered table (half its pixels far from the median color) and a white
+    2-pixel dot that moves one pixel right per frame."""
+    frames = np.zeros((n, size, size, 3), np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    frames[:] = np.where(((yy // 2 + xx // 2) % 2 == 0)[..., None], 60, 180)
+    for t in range(n):
+        frames[t, 4:6, 2 + t:4 + t] = 255
+    return frames
+
+
+def test_moving_mask_marks_what_moves_on_a_textured_table_and_foreground_marks_the_texture():
+    frames = _textured_table_with_a_moving_dot(8)
+    moving = weighted_pixel_mask(frames, "moving")[:, 0]
+    foreground = weighted_pixel_mask(frames, "foreground")[:, 0]
+    assert moving.shape == (8, 16, 16)
+    for t in range(8):
+        assert moving[t, 4:6, 2 + t:4 + t].all()  # the dot, wherever it is
+    assert moving.sum() <= 8 * 4 * 2  # and nothing of the still table but, at most, where the dot stood
+    assert foreground.mean() > 0.3  # the frame's median color leaves half the texture in the foreground
+    with pytest.raises(ValueError, match="weighted_pixels"):
+        weighted_pixel_mask(frames, "edges")
+
+
+def _train(frames: torch.Tensor, weighted: torch.Tensor, foreground_weight: float, steps: int) -> VideoAutoencoder:
+    torch.manual_seed(0)
+    ae = VideoAutoencoder(channels=(8, 8), latent_channels=2, image_size=16)
+    optimizer = torch.optim.Adam(ae.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss, _ = reconstruction_loss(ae, frames, foreground_weight, weighted=weighted)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return ae
+
+
+def test_weighting_the_moving_pixels_reconstructs_them_better():
+    frames = torch.from_numpy(_textured_table_with_a_moving_dot(8))
+    weighted = weighted_pixel_mask(frames.numpy(), "moving")[:, 0]
+    x = frames_to_tensor(frames)
+    errors = []
+    for foreground_weight in (1.0, 30.0):
+        ae = _train(frames, weighted, foreground_weight, steps=60)
+        with torch.no_grad():
+            error = (ae(x)[0].float() - x).pow(2).mean(dim=1)
+        errors.append(float(error[weighted.bool()].mean()))
+    assert errors[1] < 0.5 * errors[0]
 
 
 def test_save_load_round_trip(tmp_path):

@@ -1,5 +1,5 @@
-"""`dreamplan train videomodel` on real (tiny) episodes: the foreground the objective weighs, and continuing
-from a saved world model (`init_from`)."""
+"""`dreamplan train videomodel` and `train autoencoder` on real (tiny) episodes: the cells and pixels the losses
+weigh, and continuing from a saved world model (`init_from`)."""
 
 import pytest
 import torch
@@ -129,3 +129,32 @@ def test_train_videomodel_continues_from_a_saved_world_model(episodes_16px, tmp_
     assert main([*_args(episodes_16px, tmp_path / "other", tmp_path / "saved"), "++model.dit.depth=3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "init_from" in err[0] and "dit" in err[0]
+
+
+def test_latent_clips_may_weigh_the_cells_that_move_instead(tmp_path, hash_text_encoder):
+    data = _record(tmp_path, 64)
+    model = DiTWorldModel(**{**TINY_WORLD, "image_size": 64}, text_encoder=hash_text_encoder)
+    foreground = LatentClips(data, model.encode_frames, horizon=3, stride=4).foreground[0]
+    moving = LatentClips(data, model.encode_frames, horizon=3, stride=4, weighted_pixels="moving").foreground[0]
+    assert moving.float().mean() < 0.5 * foreground.float().mean()
+    store = EpisodeStore(data)
+    frames = store.group(0)["frames"]
+    first, last = detect_blocks(frames[0]), detect_blocks(frames[-1])
+    store.close()
+    still = [a for a in first if min(abs(complex(*a.xy) - complex(*b.xy)) for b in last) < 0.003]
+    assert still and len(still) < len(first)  # the task pushed one block, the others stood
+    for detection in still:  # a block that stands is foreground but does not move
+        col, row = world_to_pixel(detection.xy, BLOCK_TOP, 64)
+        cell = int(row + 0.5) // 4, int(col + 0.5) // 4
+        assert foreground[0][cell] and not moving[0][cell]
+
+
+def test_train_autoencoder_takes_the_moving_pixels_and_refuses_an_unknown_mask(episodes_16px, tmp_path, capsys):
+    args = ["train", "autoencoder", f"data={episodes_16px}", "model.image_size=16", "model.channels=[8,8]",
+            "trainer.steps=2", "trainer.batch_size=4", "trainer.checkpoint_every=2", "trainer.warmup_steps=0"]
+    assert main([*args, f"run_dir={tmp_path / 'moving'}", "weighted_pixels=moving"]) == 0
+    assert (tmp_path / "moving" / "final" / "model.safetensors").exists()
+    capsys.readouterr()
+    assert main([*args, f"run_dir={tmp_path / 'edges'}", "weighted_pixels=edges"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "weighted_pixels" in err[0]
