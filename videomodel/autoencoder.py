@@ -21,7 +21,7 @@ from torch import nn
 
 from training.checkpoint import load_model, save_model
 from videomodel.config import AutoencoderConfig
-from videomodel.fidelity import psnr
+from videomodel.fidelity import changed_pixels, psnr
 
 
 def frames_to_tensor(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -164,23 +164,25 @@ def foreground_mask(x: torch.Tensor) -> torch.Tensor:
     return ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()
 
 
-def moving_mask(x: torch.Tensor) -> torch.Tensor:
-    """[T, 3, H, W] frames of one episode in [-1, 1] -> [T, 1, H, W] float: 1 where a pixel is unlike its own
-    median over the episode (what moves: a gripper, the objects it moves, and where they stood). On a textured
-    table the frame's median color marks the texture, not the parts that matter."""
-    background = x.median(dim=0).values
-    return ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()
+def episode_moving_mask(frames: np.ndarray) -> np.ndarray:
+    """bool [T, H, W] for the uint8 frames [T, H, W, 3] of one episode: where a pixel is unlike its own (lower)
+    median over the episode by more than 0.1 of the [-1, 1] range in some channel (what moves: a gripper, the
+    objects it moves, and where they stood). On a textured table the frame's median color marks the texture,
+    not the parts that matter."""
+    background = np.percentile(frames, 50, axis=0, method="lower")
+    return changed_pixels(frames, background, threshold=0.1 * 127.5)
 
 
-WEIGHTED_PIXELS = ("foreground", "moving")  # foreground_mask, moving_mask
+WEIGHTED_PIXELS = ("foreground", "moving")  # foreground_mask, episode_moving_mask
 
 
 def weighted_pixel_mask(frames: np.ndarray, weighted_pixels: str) -> torch.Tensor:
     """uint8 frames [T, H, W, 3] of one episode -> [T, 1, H, W] float mask of the pixels a loss weighs more."""
     if weighted_pixels not in WEIGHTED_PIXELS:
         raise ValueError(f"weighted_pixels={weighted_pixels!r}: expected one of {list(WEIGHTED_PIXELS)}")
-    x = frames_to_tensor(frames)
-    return foreground_mask(x) if weighted_pixels == "foreground" else moving_mask(x)
+    if weighted_pixels == "foreground":
+        return foreground_mask(frames_to_tensor(frames))
+    return torch.from_numpy(episode_moving_mask(np.asarray(frames)))[:, None].float()
 
 
 def reconstruction_loss(model: nn.Module, frames: torch.Tensor, foreground_weight: float = 1.0,
