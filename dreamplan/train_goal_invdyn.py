@@ -1,11 +1,15 @@
 """`dreamplan train goal_invdyn`: fit the closed-loop goal-reaching inverse dynamics (invdyn.goal_reaching) on
 recorded expert episodes (configs/train/goal_invdyn.yaml). Glue, not invdyn's own: with `goal_frames_from`, part
 of the goals it trains on are frames passed through a world model's autoencoder, so it reads goals as the video
-model draws them (invdyn may not import videomodel)."""
+model draws them; with `imagined_goals_from`, part are clips the world model imagines from the recorded frames
+(invdyn may not import videomodel)."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,9 +18,10 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from invdyn.augment import Augment
-from invdyn.data import GoalSteps
+from invdyn.data import GoalSteps, ImaginedClips
 from invdyn.train import check_data, goal_step_loss, write_config
 from training import Trainer, TrainConfig
+from training.atomic import atomic_path
 from training.launch import relaunch_under_torchrun
 from training.modules import count_parameters
 from training.rng import seed_everything
@@ -41,6 +46,48 @@ def decoded_frames(world_model_path: str, episodes: list[np.ndarray], batch_size
     return out
 
 
+@torch.no_grad()
+def imagined_clips(world_model_path: str, steps: GoalSteps, every: int, seed: int,
+                   batch_size: int = 64) -> dict[int, ImaginedClips]:
+    """A clip imagined by the world model (sampled as it ships) from every `every`-th frame of each reached
+    segment, with the segment's text: what the agent would imagine from there."""
+    world = DiTWorldModel.from_pretrained(world_model_path)
+    if world.frame_stride != steps.stride:
+        raise ValueError(f"imagined_goals_from={world_model_path} imagines frames {world.frame_stride} steps apart, "
+                         f"the inverse dynamics reads goals {steps.stride} apart")
+    starts = [(seg.episode, t, seg.end, seg.text) for seg in steps.segments for t in range(seg.start, seg.end, every)]
+    clips = []
+    for i in tqdm(range(0, len(starts), batch_size), desc="imagine goal clips", unit="batch"):
+        batch = starts[i : i + batch_size]
+        images = np.stack([steps.frames[e][t] for e, t, _, _ in batch])
+        clips.append(world.imagine_each(images, [text for *_, text in batch], seed=seed + i))
+    clips = np.concatenate(clips)
+    out = {}
+    for e in sorted({e for e, *_ in starts}):
+        rows = [j for j, s in enumerate(starts) if s[0] == e]
+        out[e] = ImaginedClips(np.array([starts[j][1] for j in rows]), np.array([starts[j][2] for j in rows]),
+                               clips[rows])
+    return out
+
+
+def cached_imagined_clips(run_dir: str, world_model_path: str, steps: GoalSteps, every: int,
+                          seed: int) -> dict[int, ImaginedClips]:
+    """imagined_clips, kept in the run dir: an hour of sampling is not repeated when the run resumes."""
+    key = json.dumps({"world_model": str(Path(world_model_path).resolve()), "every": every, "seed": seed,
+                      "segments": [tuple(s) for s in steps.segments]})
+    path = Path(run_dir) / f"imagined-goals-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
+    if path.exists():
+        saved = np.load(path)
+        return {int(name.split("_")[1]): ImaginedClips(saved[name], saved[f"ends_{name.split('_')[1]}"],
+                                                       saved[f"clips_{name.split('_')[1]}"])
+                for name in saved.files if name.startswith("starts_")}
+    clips = imagined_clips(world_model_path, steps, every, seed)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **{f"{field}_{e}": getattr(c, field) for e, c in clips.items()
+                         for field in ("starts", "ends", "clips")})
+    return clips
+
+
 def main(cfg: DictConfig) -> None:
     relaunch_under_torchrun(int(cfg.trainer.devices))
     train_cfg = TrainConfig.from_dict(OmegaConf.to_container(cfg.trainer, resolve=True))
@@ -51,6 +98,9 @@ def main(cfg: DictConfig) -> None:
     model.set_proprio_statistics(steps.all_proprio())  # a resumed run restores the saved ones over these
     if cfg.goal_frames_from:
         steps.use_goal_frames(decoded_frames(cfg.goal_frames_from, steps.frames), cfg.goal_frames_prob)
+    if cfg.imagined_goals_from:
+        steps.use_imagined(cached_imagined_clips(cfg.run_dir, cfg.imagined_goals_from, steps,
+                                                 cfg.imagined_goals_every, train_cfg.seed), cfg.imagined_goals_prob)
     augment = Augment(**cfg.augment) if cfg.augment else None
     trainer = Trainer(model, model.config, steps, functools.partial(goal_step_loss, augment=augment), train_cfg,
                       cfg.run_dir)

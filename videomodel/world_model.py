@@ -183,14 +183,34 @@ class DiTWorldModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            generator = torch.Generator().manual_seed(seed) if seed is not None else None
             context = self.encode_frames(image[None, None]).expand(num_samples, -1, -1, -1, -1)
             condition = {k: v.expand(num_samples, *v.shape[1:]) for k, v in self.text_condition([text]).items()}
-            latents = self.sample_latents(context, generator=generator, **condition)
-            with self.inference_autocast():  # the decoder costs about one DiT evaluation per clip
-                frames = tensor_to_frames(self.autoencoder.decode(latents[:, NUM_CONTEXT:]).float().clamp(-1, 1))
+            return self._clips(context, condition, seed)
         finally:
             self.train(was_training)
+
+    @torch.inference_mode()
+    def imagine_each(self, images: np.ndarray, texts: list[str], seed: int | None = None) -> np.ndarray:
+        """uint8 [B, H, W, 3] + one subgoal text per image -> uint8 [B, T, H, W, 3]: one clip from each (image,
+        text), in one batch (e.g. imagined goals for a whole dataset)."""
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.shape[1:] != (self.image_size, self.image_size, 3):
+            raise ValueError(f"expected uint8 images [B, {self.image_size}, {self.image_size}, 3], "
+                             f"got {images.dtype} {images.shape}")
+        if len(texts) != len(images):
+            raise ValueError(f"one text per image: got {len(texts)} texts for {len(images)} images")
+        was_training = self.training
+        self.eval()
+        try:
+            return self._clips(self.encode_frames(images[:, None]), self.text_condition(list(texts)), seed)
+        finally:
+            self.train(was_training)
+
+    def _clips(self, context: torch.Tensor, condition: dict[str, torch.Tensor], seed: int | None) -> np.ndarray:
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        latents = self.sample_latents(context, generator=generator, **condition)
+        with self.inference_autocast():  # the decoder costs about one DiT evaluation per clip
+            frames = tensor_to_frames(self.autoencoder.decode(latents[:, NUM_CONTEXT:]).float().clamp(-1, 1))
         return frames.cpu().numpy()
 
     # ---------------------------------------------------------------------------------- checkpoints

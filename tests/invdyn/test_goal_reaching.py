@@ -254,6 +254,40 @@ def test_goal_steps_can_take_goals_from_other_frames(episodes_dir):
         steps.use_goal_frames([f[:, :16] for f in inverted], 0.5)
 
 
+def test_goal_steps_can_read_goals_where_an_imagined_clip_puts_them(episodes_dir):
+    from invdyn.data import ImaginedClips
+
+    k, horizon = 2, 3
+    steps = GoalSteps(episodes_dir, stride=k, proprio_dim=2)
+    seg = max(steps.segments, key=lambda s: s.end - s.start)
+    starts = np.arange(seg.start, seg.end, 5)  # clips of 6 steps: t is covered by one clip or by two
+    # clip i, frame j: a flat image of value 10 * i + j, so a goal names the clip and frame it came from
+    clips = np.stack([np.stack([np.full(steps.frames[0].shape[1:], 10 * i + j, np.uint8) for j in range(horizon)])
+                      for i in range(len(starts))])
+    steps.use_imagined({seg.episode: ImaginedClips(starts, np.full(len(starts), seg.end), clips)}, 1.0)
+    store = EpisodeStore(episodes_dir, success_only=True)
+    assert steps.segments == [(e, a, b, sg["text"]) for e in range(len(store)) for a, b, sg in store.segments(e)]
+    store.close()
+    used = set()
+    for i, (e, end, t) in enumerate(steps.index.tolist()):
+        item = steps[i]
+        np.testing.assert_array_equal(item["frames"][0], steps.frames[e][t])
+        np.testing.assert_array_equal(item["action"], steps.actions[e][t])
+        if e != seg.episode or end != seg.end:
+            continue  # no clip: the recorded goals
+        c, j = divmod(int(item["frames"][1, 0, 0, 0]), 10)
+        into = t - starts[c]
+        assert 0 <= into < horizon * k and j == into // k  # a clip that covers t, read where the agent reads it
+        assert int(item["frames"][2, 0, 0, 0]) == 10 * c + min(j + 1, horizon - 1)
+        assert int(item["steps_left"]) == k - into % k
+        used.add(c)
+    assert len(starts) > 2 and used == set(range(len(starts)))
+    with pytest.raises(ValueError, match="do not match"):
+        steps.use_imagined({len(steps.frames): ImaginedClips(starts, starts, clips)}, 1.0)
+    with pytest.raises(ValueError, match="do not match"):
+        steps.use_imagined({0: ImaginedClips(starts, starts, clips[:, :, :16])}, 1.0)
+
+
 def test_goal_steps_refuse_bad_options(episodes_dir):
     with pytest.raises(ValueError, match="stride and proprio_dim"):
         GoalSteps(episodes_dir, stride=0, proprio_dim=2)
@@ -413,3 +447,57 @@ def test_goals_drawn_through_a_world_models_autoencoder(episodes_dir, tmp_path, 
     for a, b in zip(goal_frames, decoded_frames(str(tmp_path / "wm"), steps.frames)):
         np.testing.assert_array_equal(a, b)
     assert GoalReachingInverseDynamics.from_pretrained(run).frame_stride == 2
+
+
+def test_train_command_reads_goals_from_clips_the_world_model_imagines(episodes_dir, tmp_path, monkeypatch, capsys):
+    """imagined_goals_from=<world model>: clips imagined from every `every`-th recorded frame with the segment's
+    text, sampled once and kept in the run dir, so a resumed run does not imagine them again."""
+    import dreamplan.train_goal_invdyn as glue
+    from invdyn.data import ImaginedClips
+    from videomodel import world_model
+
+    class LengthTextEncoder:  # MiniLM would do; this needs no model load and still tells texts apart
+        dim = 384
+
+        def embed(self, texts):
+            return torch.stack([torch.randn(self.dim, generator=torch.Generator().manual_seed(len(t))) for t in texts])
+
+    monkeypatch.setattr(world_model, "shared_text_encoder", LengthTextEncoder)
+    torch.manual_seed(0)
+    wm = world_model.DiTWorldModel(
+        image_size=32, horizon=2, frame_stride=2, autoencoder={"channels": [8, 8, 8], "latent_channels": 4},
+        dit={"variant": "h192-d4", "hidden_size": 32, "depth": 2, "num_heads": 2, "patch_size": 2,
+             "text_tokens": False}, sampler={"name": "euler", "steps": 2})
+    with torch.no_grad():
+        for p in wm.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    wm.save(tmp_path / "wm")
+
+    given, imagined = [], []
+    use, imagine = GoalSteps.use_imagined, glue.imagined_clips
+    monkeypatch.setattr(GoalSteps, "use_imagined", lambda self, c, prob: (given.append((c, prob)), use(self, c, prob)))
+    monkeypatch.setattr(glue, "imagined_clips", lambda *a, **k: imagined.append(1) or imagine(*a, **k))
+    run = tmp_path / "run"
+
+    def train(steps):
+        return main(["train", "goal_invdyn", f"data={episodes_dir}", f"run_dir={run}", *TINY, f"trainer.steps={steps}",
+                     f"imagined_goals_from={tmp_path / 'wm'}", "imagined_goals_every=3", "imagined_goals_prob=0.6"])
+
+    assert train(3) == 0 and train(6) == 0
+    assert "step-0000006" in capsys.readouterr().out
+    assert len(imagined) == 1 and len(list(run.glob("imagined-goals-*.npz"))) == 1
+    (first, prob), (second, _) = given
+    assert prob == 0.6
+    steps = GoalSteps(episodes_dir, stride=2, proprio_dim=2)
+    assert sorted(first) == sorted({s.episode for s in steps.segments})
+    for seg in steps.segments:
+        clips = first[seg.episode]
+        mine = clips.ends == seg.end
+        np.testing.assert_array_equal(clips.starts[mine], np.arange(seg.start, seg.end, 3))
+    for e, clips in first.items():
+        assert isinstance(clips, ImaginedClips) and clips.clips.shape[1:] == (2, 32, 32, 3)
+        for a, b in zip(clips, second[e]):  # the resumed run read back what the first one imagined
+            np.testing.assert_array_equal(a, b)
+    seg = steps.segments[0]
+    again = wm.imagine_each(steps.frames[seg.episode][[seg.start]], [seg.text], seed=0)  # the first batch's seed
+    np.testing.assert_allclose(first[seg.episode].clips[0].astype(int), again[0].astype(int), atol=2)  # batched
