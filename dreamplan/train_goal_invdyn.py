@@ -62,25 +62,26 @@ def imagined_clips(world_model_path: str, steps: GoalSteps, every: int, seed: in
         images = np.stack([steps.frames[e][t] for e, t, _, _ in batch])
         clips.append(world.imagine_each(images, [text for *_, text in batch], seed=seed + i))
     clips = np.concatenate(clips)
-    out = {}
-    for e in sorted({e for e, *_ in starts}):
-        rows = [j for j, s in enumerate(starts) if s[0] == e]
-        out[e] = ImaginedClips(np.array([starts[j][1] for j in rows]), np.array([starts[j][2] for j in rows]),
-                               clips[rows])
-    return out
+    rows: dict[int, list[int]] = {}
+    for j, (e, *_) in enumerate(starts):
+        rows.setdefault(e, []).append(j)
+    return {e: ImaginedClips(np.array([starts[j][1] for j in js]), np.array([starts[j][2] for j in js]), clips[js])
+            for e, js in rows.items()}
 
 
 def cached_imagined_clips(run_dir: str, world_model_path: str, steps: GoalSteps, every: int,
                           seed: int) -> dict[int, ImaginedClips]:
-    """imagined_clips, kept in the run dir: an hour of sampling is not repeated when the run resumes."""
-    key = json.dumps({"world_model": str(Path(world_model_path).resolve()), "every": every, "seed": seed,
-                      "segments": [tuple(s) for s in steps.segments]})
-    path = Path(run_dir) / f"imagined-goals-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
+    """imagined_clips, kept in the run dir under a name that hashes the world model's weights and the data, so a
+    resumed run reads them back instead of sampling them again."""
+    digest = hashlib.sha1(json.dumps({"every": every, "seed": seed,
+                                      "segments": [tuple(s) for s in steps.segments]}).encode())
+    for weights in sorted(Path(world_model_path).rglob("*.safetensors")):
+        digest.update(weights.read_bytes())
+    path = Path(run_dir) / f"imagined-goals-{digest.hexdigest()[:12]}.npz"
     if path.exists():
-        saved = np.load(path)
-        return {int(name.split("_")[1]): ImaginedClips(saved[name], saved[f"ends_{name.split('_')[1]}"],
-                                                       saved[f"clips_{name.split('_')[1]}"])
-                for name in saved.files if name.startswith("starts_")}
+        with np.load(path) as saved:
+            episodes = sorted(int(name.removeprefix("starts_")) for name in saved.files if name.startswith("starts_"))
+            return {e: ImaginedClips(saved[f"starts_{e}"], saved[f"ends_{e}"], saved[f"clips_{e}"]) for e in episodes}
     clips = imagined_clips(world_model_path, steps, every, seed)
     with atomic_path(path) as tmp:
         np.savez(tmp, **{f"{field}_{e}": getattr(c, field) for e, c in clips.items()
