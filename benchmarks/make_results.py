@@ -100,11 +100,14 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/single/seed20-om-uncond": "ablations",
 }
 # Runs of VLM planner checkpoints that came before the one shipped (tabletop/planner-vN: its default rows, the ones
-# tabletop/contract holds now): kept, labelled with the checkpoint (OLDER_PLANNER, below the README's rows), until
-# they are measured again with the shipped one (git history holds each checkpoint).
+# tabletop/contract holds now): kept, labelled with the checkpoint (OLDER_CHECKPOINT, below the README's rows), until
+# they are measured again with the shipped one (git history holds each checkpoint). The same for Meta-World runs of
+# the closed-loop inverse dynamics that came before the shipped one.
 PLANNER_V1 = "planner v1 (commits 495e524–03c1278)"
 PLANNER_V2 = "planner v2 (commits c8f2499–74ece95)"
 PLANNER_V3 = "planner v3 (commits 03251da–e479add)"
+GOAL_INVDYN_V1 = ("closed-loop invdyn v1 (commits 86c5c48–3f495e7; `git archive 3f495e7 "
+                  "checkpoints/metaworld-goal-invdyn`)")
 PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
           "tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
           "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json",
@@ -112,15 +115,16 @@ PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long
           "tabletop/fewstep/paired-single.json", "tabletop/fewstep/paired-long.json",
           "tabletop/fewstep/paired-single-k16.json", "tabletop/fewstep/paired-long-k16.json",
           "tabletop/fewstep/paired-single-k8.json", "tabletop/fewstep/paired-long-k8.json",
-          "metaworld-paired-distilled.json"]
+          "metaworld-paired-distilled.json", "metaworld-paired-invdyn-v2.json"]
 DISTILLED = ["checkpoints/videomodel-distilled", "checkpoints/metaworld-videomodel-distilled"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
                    "decision_trace/dit-object-motion.json"]
 FIDELITY = ["tabletop/fidelity/oracle", "tabletop/fidelity/dit-long", "tabletop/fidelity/dit-long-om",
             "tabletop/fidelity/dit-om-30", "tabletop/fidelity/distilled-om-30"]
 METAWORLD_FIDELITY = ["metaworld-fidelity/dit"]  # dreamplan fidelity env=metaworld runs (fidelity.json)
-# Choosing the world model on validation seeds 100-104 (never AVDC's 0-24): run dir -> which world model it is
-METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 steps, 34 min)",
+# Choosing the world model, agent and inverse dynamics on validation seeds 100-104 (never AVDC's 0-24): run dir -> what
+# it is
+METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 steps, 34 min), 6 attempts",
                         "metaworld-validation/dit-cont": "the same trained on for 4,621 more steps (60 min; its "
                                                          "cosine schedule stopped at 46 %), not shipped",
                         "metaworld-validation/dit-moving": "a new autoencoder weighted by the pixels that move "
@@ -129,13 +133,22 @@ METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 step
                                                            "`predict_change`; 4,500 steps, 50 min), not shipped",
                         "metaworld-validation/dit-moving-invdyn": "the same, with the closed-loop inverse dynamics "
                                                                   "trained again on goals drawn through the new "
-                                                                  "autoencoder (9 min), not shipped"}
+                                                                  "autoencoder (9 min), not shipped",
+                        "metaworld-validation/replans14": "shipped DiT, re-planning until the episode's 500 steps "
+                                                          "are spent (`agent.max_replans=14`, the default now)",
+                        "metaworld-validation/imagined-invdyn": "the same, with closed-loop invdyn v2 (shipped): "
+                                                                "trained also on goals read from clips the shipped "
+                                                                "DiT imagined from the demos' frames (34 min)",
+                        "metaworld-validation/imagined-invdyn-still": "invdyn v2 given still frames (no imagination)"}
 METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scripted",
-                  "oracle video + learned invdyn": "metaworld-v3-oracle-invdyn",
-                  "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal",
-                  "DiT + learned invdyn": "metaworld-v3-dit-invdyn",
-                  "DiT + closed-loop invdyn": "metaworld-v3-dit-goal",
-                  "still frames (no imagination) + closed-loop invdyn": "metaworld-v3-still-goal"}
+                  "oracle video + learned invdyn (6 attempts)": "metaworld-v3-oracle-invdyn",
+                  "oracle video + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-oracle-goal",
+                  "DiT + learned invdyn (6 attempts)": "metaworld-v3-dit-invdyn",
+                  "DiT + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-dit-goal",
+                  "still frames (no imagination) + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-still-goal",
+                  "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal-imagined",
+                  "DiT + closed-loop invdyn": "metaworld-v3-dit-goal-imagined",
+                  "still frames (no imagination) + closed-loop invdyn": "metaworld-v3-still-goal-imagined"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
     "planner_accuracy.json": "shipped (`planner=vlm`)",
@@ -159,17 +172,19 @@ README_ROWS = [  # (run dir, the stack it is -- shown only while the run is miss
 ]
 # run -> the older planner checkpoint it ran with (see PLANNER_V1 above); the default rows' names are the contract's
 CONTRACT_RUNS = [Path(run).name for run, _, _ in README_ROWS if run.startswith("tabletop/contract/")]
-OLDER_PLANNER = {
+OLDER_CHECKPOINT = {
     "tabletop/long-defaults-50": PLANNER_V1, "tabletop/baselines-long/vlm-oracle-video": PLANNER_V1,
     **{f"tabletop/planner-v2/{run}": PLANNER_V2 for run in (*CONTRACT_RUNS, "paired-single.json", "paired-long.json")},
     **{f"tabletop/planner-v3/{run}": PLANNER_V3 for run in (*CONTRACT_RUNS, "paired-single.json", "paired-long.json")},
     **{run: PLANNER_V2 for run in EVAL_RUNS if run.startswith("tabletop/fewstep/")},
+    "metaworld-v3-distilled-goal": GOAL_INVDYN_V1, "metaworld-v3-distilled2-goal": GOAL_INVDYN_V1,
 }
 # The README's Meta-World block: the learned stack it headlines (a METAWORLD_RUNS label), shown after the oracle
 # references it is measured against; the other Meta-World runs are in RESULTS.md only. A run not measured yet is left
 # out, except the headline, whose row then reads "not measured yet".
 README_METAWORLD = "DiT + closed-loop invdyn"
-README_METAWORLD_REFERENCES = ("scripted policy (oracle: reads the state)", "oracle video + closed-loop invdyn",
+README_METAWORLD_REFERENCES = ("scripted policy (oracle: reads the state)",
+                               "oracle video + closed-loop invdyn",
                                "still frames (no imagination) + closed-loop invdyn")
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -494,7 +509,7 @@ class Report:
             n_tasks = len(info["tasks"]) * len(info["splits"])
             episodes = (f"{info['episodes_per_task']} × {n_tasks}, seeds {seeds_text(info['seeds'])}")
             note = "; ".join(d.notes)
-            described = d.describe() + (f" — **{OLDER_PLANNER[run]}**" if run in OLDER_PLANNER else "")
+            described = d.describe() + (f" — **{OLDER_CHECKPOINT[run]}**" if run in OLDER_CHECKPOINT else "")
             rows.append([described, d.completion(), episodes, f"**{rate(s['successes'], s['episodes'])}**",
                          ci(s["ci95"]), per_task + (f" ({note})" if note else ""),
                          f"{spd:.2f}" if spd else "—",
@@ -896,13 +911,19 @@ class Report:
                 "assembly easier than AVDC's. Training data: the video models on AVDC's budget, 165 action-free demos (11 tasks × 3 "
                 "cameras × 5, `data/metaworld`); the learned inverse dynamics on those 165 (the open-loop CNN) or on "
                 "825 action-labelled scripted demos (the closed-loop model: the 165 plus 660 more, seeds from 5000, "
-                "`data/metaworld-actions`).", "",
+                "`data/metaworld-actions`). Rows marked \"6 attempts\" stop after 6 imagined clips of 32 steps "
+                "(192 of the 500 steps); the others re-plan until the 500 steps are spent "
+                "(`agent.max_replans=14`, the default).", "",
                 *table(header, rows), "",
                 "Inverse dynamics: the open-loop CNN (`invdyn=metaworld`) reads pairs of imagined frames and its 32 "
                 "actions are executed blind; the closed-loop model (`invdyn=metaworld_goal`) is asked for every "
                 "action, from the real frame, the hand's position and gripper opening, and the next two imagined "
-                "frames. The still-frames row gives that closed-loop model the start frame held still instead of a "
-                "clip: what it does from the real image and proprioception alone, without imagination.", "",
+                "frames. Closed-loop invdyn v2 (shipped) trained on the same demos, with half of its goals read from "
+                "3,999 clips the shipped DiT imagined from the demos' frames (the expert's action kept as the label), "
+                f"so it reads goals as the DiT draws them; v1 ({GOAL_INVDYN_V1}) saw only true and autoencoded "
+                "frames. The still-frames rows give the closed-loop model the start frame held still instead of a "
+                "clip: what it does from the real image and proprioception alone, without imagination. v2 does "
+                "more of that than v1 (each scene shows its task), and imagination still adds to it.", "",
                 *cmds,
                 f"- this table's JSON: `python benchmarks/metaworld_table.py {labels} --out {REL}/metaworld_v3.json`",
                 ""]
@@ -918,16 +939,22 @@ class Report:
                                                                                                   info["config"]))])
         if not rows:
             return []
-        return ["### Choosing the world model (validation seeds)", "",
-                "Closed-loop inverse dynamics, seeds 100–104 (not AVDC's 0–24), 11 tasks × 3 cameras:", "",
-                *table(["world model", "success", "95 % CI", "command"], rows), "",
+        return ["### Choosing the world model, the agent and the inverse dynamics (validation seeds)", "",
+                "Closed-loop inverse dynamics, seeds 100–104 (not AVDC's 0–24), 11 tasks × 3 cameras. Rows that "
+                f"name no other inverse dynamics ran {GOAL_INVDYN_V1}; the first four stop after 6 attempts of 32 "
+                "steps (`agent.max_replans=5`).", "",
+                *table(["configuration", "success", "95 % CI", "command"], rows), "",
                 "The moving-pixel world model: `dreamplan train autoencoder data=data/metaworld "
                 "run_dir=runs/mw-ae-moving weighted_pixels=moving foreground_weight=10 trainer.steps=3000`, then "
                 "`dreamplan train videomodel data=data/metaworld autoencoder=runs/mw-ae-moving/final "
                 "run_dir=runs/mw-dit-moving model.frame_stride=8 model.dit.text_tokens=false weighted_pixels=moving "
                 "trainer.steps=4500 trainer.devices=2`; its inverse dynamics: `dreamplan train goal_invdyn "
                 "'data=[data/metaworld,data/metaworld-actions]' run_dir=runs/mw-goal-invdyn-moving "
-                "goal_frames_from=runs/mw-dit-moving/checkpoints/step-0004500 trainer.steps=4000`.", ""]
+                "goal_frames_from=runs/mw-dit-moving/checkpoints/step-0004500 trainer.steps=4000`. Closed-loop "
+                "invdyn v2: `dreamplan train goal_invdyn 'data=[data/metaworld,data/metaworld-actions]' "
+                "run_dir=runs/mw-goal-invdyn-imagined goal_frames_from=checkpoints/metaworld-videomodel "
+                "imagined_goals_from=checkpoints/metaworld-videomodel trainer.steps=4000` (decode 4 min, imagine "
+                "3,999 clips 19 min, train 12 min; 2 threads).", ""]
 
     def metaworld_fidelity(self) -> list[str]:
         rows, cmds = [], []
@@ -961,7 +988,7 @@ class Report:
     def unsorted(self) -> list[str]:
         known = set(EVAL_RUNS) | set(PAIRED) | set(DECISION_TRACES) | set(FIDELITY) | set(METAWORLD_FIDELITY) \
             | set(METAWORLD_VALIDATION) \
-            | set(METAWORLD_RUNS.values()) | set(STANDALONE) | set(OLDER_PLANNER)
+            | set(METAWORLD_RUNS.values()) | set(STANDALONE) | set(OLDER_CHECKPOINT)
         found = []
         for p in sorted(RESULTS.rglob("*.json")):
             rel = p.relative_to(RESULTS)

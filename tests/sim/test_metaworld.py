@@ -274,7 +274,8 @@ def test_shipped_invdyn_follows_the_oracle_video_to_success(tmp_path):
                  "videomodel=metaworld_oracle", "invdyn=metaworld", f"out={out}"]) == 0
     info = json.loads((out / "eval_info.json").read_text())
     assert info["summary"]["all"]["successes"] >= 5, info["summary"]["all"]
-    assert all(r["decisions"] <= 6 for r in info["episodes"])  # one clip per attempt, at most 5 re-plans
+    # one clip per attempt, 32 steps each, re-planned until the 500 steps are spent: at most 15
+    assert all(r["decisions"] <= 15 and r["decisions"] * 32 >= r["steps"] for r in info["episodes"])
 
 
 @pytest.mark.slow
