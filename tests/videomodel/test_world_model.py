@@ -57,7 +57,7 @@ def test_imagine_depends_on_the_image_and_the_text(world):
 def test_imagine_each_gives_one_clip_per_image_and_text(world):
     image, other = _image(0), _image(1)
     same = world.imagine_each(np.stack([image, image]), ["push", "push"], seed=5)
-    assert np.array_equal(same, world.imagine(image, "push", 2, seed=5))  # the batch K clips of one image are
+    assert np.array_equal(same, world.imagine(image, "push", 2, seed=5))  # as K clips of one image
     mixed = world.imagine_each(np.stack([image, other]), ["push", "pull"], seed=5)
     assert mixed.shape == (2, 3, 16, 16, 3) and mixed.dtype == np.uint8
     assert np.array_equal(mixed[0], same[0]) and not np.array_equal(mixed[1], same[1])
