@@ -38,7 +38,7 @@ from dreamplan.protocols import close_all
 from sim.errors import DreamplanError
 from sim.metaworld import AVDC_TASKS
 from sim.tasks import EVAL_SEED_BASE, SPLITS, TASKS
-from sim.workers import die_with_parent, stop_pool
+from sim.workers import die_with_parent, leave_ctrl_c_to_the_parent, stop_pool
 from training.atomic import atomic_write
 from training.checkpoint import config_differences
 
@@ -117,6 +117,7 @@ def init_worker(job: EvalJob, defer_errors: bool = False) -> None:
     from hydra.utils import instantiate
 
     if defer_errors:  # a pool worker: killed with the eval's main process, not left running episodes (sim.workers)
+        leave_ctrl_c_to_the_parent()
         die_with_parent()
     torch.set_num_threads(1)  # one core per worker process
     try:

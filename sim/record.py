@@ -19,7 +19,7 @@ from sim.dataset import (ShardWriter, check_recording, remove_partial_shards, sh
 from sim.errors import DreamplanError
 from sim.expert import ScriptedExpert
 from sim.tasks import EVAL_SEED_BASE, SPLITS, TASKS, get_task
-from sim.workers import die_with_parent, stop_pool
+from sim.workers import die_with_parent, leave_ctrl_c_to_the_parent, stop_pool
 
 
 def run_expert_episode(env, seed: int, task: str, split: str = "train") -> dict:
@@ -105,6 +105,7 @@ worker_progress = None  # a pool worker's view of the shared per-shard episode c
 
 def _init_worker(progress) -> None:
     global worker_progress
+    leave_ctrl_c_to_the_parent()
     die_with_parent()  # no orphan keeps writing shards into `out` after the main process is killed
     worker_progress = progress
 

@@ -29,6 +29,12 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def leave_ctrl_c_to_the_parent() -> None:
+    """Ctrl-C in a terminal reaches the whole process group. The main process answers it: it stops the pool and keeps
+    what is finished. A worker that took it too could be mid-import (building its agents) and print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def stop_pool(pool) -> None:
     """Stop a pebble ProcessPool (its tasks done, or given up), its workers first. pebble's own join() removes the
     pool's semaphores before it stops the workers: a worker still starting then (one that replaced a dead worker)
