@@ -148,7 +148,7 @@ METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scr
                   "still frames (no imagination) + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-still-goal",
                   "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal-imagined",
                   "DiT + closed-loop invdyn": "metaworld-v3-dit-goal-imagined",
-                  "still frames (no imagination) + closed-loop invdyn": "metaworld-v3-still-goal-imagined"}
+                  "still frames (no imagination) + closed-loop invdyn, seeds 0–9": "metaworld-v3-still-goal-imagined"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
     "planner_accuracy.json": "shipped (`planner=vlm`)",
@@ -185,7 +185,7 @@ OLDER_CHECKPOINT = {
 README_METAWORLD = "DiT + closed-loop invdyn"
 README_METAWORLD_REFERENCES = ("scripted policy (oracle: reads the state)",
                                "oracle video + closed-loop invdyn",
-                               "still frames (no imagination) + closed-loop invdyn")
+                               "still frames (no imagination) + closed-loop invdyn, seeds 0–9")
 
 # --------------------------------------------------------------------------------------------------------------------
 # Configurations: recorded config -> (description, command overrides)
