@@ -920,7 +920,7 @@ class Report:
                 "action, from the real frame, the hand's position and gripper opening, and the next two imagined "
                 "frames. Closed-loop invdyn v2 (shipped) trained on the same demos, with half of its goals read from "
                 "3,999 clips the shipped DiT imagined from the demos' frames (the expert's action kept as the label), "
-                f"so it reads goals as the DiT draws them; v1 ({GOAL_INVDYN_V1}) saw only true and autoencoded "
+                f"so it reads goals as the DiT draws them; {GOAL_INVDYN_V1} saw only true and autoencoded "
                 "frames. The still-frames rows give the closed-loop model the start frame held still instead of a "
                 "clip: what it does from the real image and proprioception alone, without imagination. v2 does "
                 "more of that than v1 (each scene shows its task), and imagination still adds to it.", "",
