@@ -176,7 +176,9 @@ def test_step_limit_truncates(env):
 def test_imagination_agent_config_for_metaworld_composes():
     """AVDC's loop is configuration of the existing ImaginationAgent."""
     cfg = compose("eval", ["suite=metaworld", "agent=metaworld_imagine"])
-    assert cfg.agent._target_ == "dreamplan.agent.ImaginationAgent" and cfg.agent.max_replans == 5
+    assert cfg.agent._target_ == "dreamplan.agent.ImaginationAgent"
+    attempts, steps = cfg.agent.max_replans + 1, cfg.agent.steps_per_subgoal
+    assert attempts * steps <= cfg.env.max_steps < (attempts + 1) * steps  # re-plans until the episode is spent
     assert cfg.agent.planner._target_ == "planner.task_text.TaskTextPlanner"
     assert cfg.env._target_ == "sim.metaworld.env.MetaWorldEnv" and cfg.seed_base == 0
 
