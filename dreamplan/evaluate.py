@@ -38,7 +38,7 @@ from dreamplan.protocols import close_all
 from sim.errors import DreamplanError
 from sim.metaworld import AVDC_TASKS
 from sim.tasks import EVAL_SEED_BASE, SPLITS, TASKS
-from sim.workers import die_with_parent, leave_ctrl_c_to_the_parent, stop_pool
+from sim.workers import ctrl_c_held, die_with_parent, leave_ctrl_c_to_the_parent, stop_pool
 from training.atomic import atomic_write
 from training.checkpoint import config_differences
 
@@ -331,7 +331,8 @@ def _run_pool(job: EvalJob, todo: list[tuple[str, str, int]], workers: int, save
     pool = ProcessPool(max_workers=workers, initializer=init_worker, initargs=(job, True),
                        context=mp.get_context("spawn"))
     try:
-        pending = {pool.schedule(run_one, args=(spec,), timeout=job.episode_timeout): (spec, 1) for spec in todo}
+        with ctrl_c_held():  # the first schedule starts the pool's threads and workers
+            pending = {pool.schedule(run_one, args=(spec,), timeout=job.episode_timeout): (spec, 1) for spec in todo}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:

@@ -19,7 +19,7 @@ from sim.dataset import (ShardWriter, check_recording, remove_partial_shards, sh
 from sim.errors import DreamplanError
 from sim.expert import ScriptedExpert
 from sim.tasks import EVAL_SEED_BASE, SPLITS, TASKS, get_task
-from sim.workers import die_with_parent, leave_ctrl_c_to_the_parent, stop_pool
+from sim.workers import ctrl_c_held, die_with_parent, leave_ctrl_c_to_the_parent, stop_pool
 
 
 def run_expert_episode(env, seed: int, task: str, split: str = "train") -> dict:
@@ -133,7 +133,8 @@ def _record_in_workers(job: RecordJob, todo: list[tuple[int, list[int]]], bar: t
     pool = ProcessPool(max_workers=min(job.workers, len(todo)), initializer=_init_worker, initargs=(progress,),
                        context=ctx)
     try:
-        pending = {pool.schedule(_write_shard_in_worker, args=(job, s, eps)): (s, eps, 1) for s, eps in todo}
+        with ctrl_c_held():  # the first schedule starts the pool's threads and workers
+            pending = {pool.schedule(_write_shard_in_worker, args=(job, s, eps)): (s, eps, 1) for s, eps in todo}
         while pending:
             done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             written = sum(progress[s] for s, _ in todo)

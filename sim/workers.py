@@ -13,6 +13,8 @@ import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
+from multiprocessing import resource_tracker
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PEBBLE_WORKER = "pebble_pool_worker"  # the name pebble gives its worker processes (pebble.pool.process.WORKERS_NAME)
@@ -29,10 +31,28 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+@contextmanager
+def ctrl_c_held():
+    """Start a pool inside this: its threads, and the workers they spawn, begin with SIGINT blocked (a blocked signal
+    stays blocked across fork and exec). A worker is then deaf to Ctrl-C from its first instruction, through the
+    imports that unpickling its initializer runs, until `leave_ctrl_c_to_the_parent`. Here a Ctrl-C waits until the
+    block ends, then interrupts as usual."""
+    # Starting multiprocessing's resource tracker unblocks SIGINT in the thread that starts it (CPython bpo-33613's
+    # fix unblocks rather than restores), and the first spawned worker would start it: start it first.
+    resource_tracker.ensure_running()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def leave_ctrl_c_to_the_parent() -> None:
     """Ctrl-C in a terminal reaches the whole process group. The main process answers it: it stops the pool and keeps
-    what is finished. A worker that took it too could be mid-import (building its agents) and print a traceback."""
+    what is finished. A worker that took it too could be mid-import (building its agents) and print a traceback.
+    Ignoring SIGINT drops one already held (`ctrl_c_held`) before the worker stops blocking it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def stop_pool(pool) -> None:
