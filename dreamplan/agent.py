@@ -163,7 +163,8 @@ class ImaginationAgent:
 
     def _act(self, stepper: Stepper, clip: np.ndarray, t: int, episode: Episode) -> np.ndarray:
         with timed(episode, "invdyn"):
-            action = self.invdyn.act(stepper.robot.image, stepper.robot.proprio, clip, t)
+            action = self.invdyn.act(stepper.robot.image, stepper.robot.proprio, clip, t,
+                                     imagined=getattr(self.video_model, "imagined", True))
         if not np.all(np.isfinite(action)):
             raise DreamplanError("inverse dynamics returned a non-finite action")
         return action

@@ -19,6 +19,8 @@ from sim.targets import Subgoal
 @runtime_checkable
 class VideoModel(Protocol):
     frame_stride: int  # env steps between consecutive imagined frames
+    # optional `imagined = False`: its clips are the simulator's own frames (the oracles), so an inverse dynamics
+    # told apart where its goals come from reads them as true ones
 
     def imagine(self, image: np.ndarray, text: str, num_samples: int) -> np.ndarray:
         """uint8 [H, W, 3] now + subgoal text -> uint8 [K, T, H, W, 3], the T frames after `image`."""
@@ -41,9 +43,11 @@ class ClosedLoopInverseDynamics(Protocol):
     frame_stride: int
     closed_loop: bool  # True
 
-    def act(self, image: np.ndarray, proprio: np.ndarray, clip: np.ndarray, t: int) -> np.ndarray:
+    def act(self, image: np.ndarray, proprio: np.ndarray, clip: np.ndarray, t: int,
+            imagined: bool = True) -> np.ndarray:
         """The camera image and proprioception now, the imagined clip [T, H, W, 3] (frame j due (j + 1) *
-        frame_stride steps after it began) and the steps taken since it began -> float32 [action_dim]."""
+        frame_stride steps after it began), the steps taken since it began, and whether a world model drew the clip
+        (False: the simulator's frames, from an oracle) -> float32 [action_dim]."""
 
 
 @runtime_checkable

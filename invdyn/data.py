@@ -76,7 +76,8 @@ class GoalSteps(Dataset):
     """Closed-loop inverse-dynamics samples: for each step t of every reached subgoal segment, the frame o_t, the
     robot's proprioception at t (the state's first `proprio_dim` entries: what the env gives agents as "proprio"),
     the action taken at t, and goals as the video model imagines them -- the frames at t + s and t + s + k
-    (s, the steps left to the next imagined frame, drawn from 1..k; clamped at the segment's end).
+    (s, the steps left to the next imagined frame, drawn from 1..k; clamped at the segment's end). `imagined`
+    says whether the goals came from an imagined clip (below) or from the recorded frames.
 
     `goal_frames` (optional, per episode, aligned with the recorded frames): what the goals look like through the
     video model's autoencoder; each sample's goals come from them with probability `goal_frames_prob`, so the model
@@ -135,7 +136,7 @@ class GoalSteps(Dataset):
             source = self.goal_frames[e]
         frames = np.concatenate([self.frames[e][t : t + 1], source[goal_steps]])
         return {"frames": frames, "proprio": self.proprio[e][t], "steps_left": np.int64(steps_left),
-                "action": self.actions[e][t]}
+                "imagined": np.int64(0), "action": self.actions[e][t]}
 
     def _from_imagined(self, e: int, end: int, t: int) -> dict[str, np.ndarray] | None:
         """The sample at step t with its goals read from a clip imagined at most a clip's length before t in the
@@ -150,7 +151,7 @@ class GoalSteps(Dataset):
         j = into // k
         goals = clips.clips[c][np.minimum([j, j + 1], clips.clips.shape[1] - 1)]
         return {"frames": np.concatenate([self.frames[e][t : t + 1], goals]), "proprio": self.proprio[e][t],
-                "steps_left": np.int64(k - into % k), "action": self.actions[e][t]}
+                "steps_left": np.int64(k - into % k), "imagined": np.int64(1), "action": self.actions[e][t]}
 
 
 class ImaginedClips(NamedTuple):

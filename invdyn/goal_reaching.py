@@ -37,6 +37,7 @@ class GoalReachingConfig(ModelConfig):
     width: int = 32         # channels of the first conv; the stride-2 stages use STAGE_MULTIPLIERS x width
     hidden: int = 256       # MLP head width
     action_dim: int = 4     # Meta-World: xyz displacement + gripper effort
+    goal_source: bool = False  # told whether a world model drew the goals or they are the simulator's frames
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -50,8 +51,8 @@ class GoalReachingConfig(ModelConfig):
 
 class GoalReachingInverseDynamics(nn.Module):
     """Input: the frame now, the two goal frames and (next goal - now) on channels; proprioception (normalized
-    with the training data's statistics, kept as buffers) and the steps left to the next goal, one-hot, beside
-    the conv features."""
+    with the training data's statistics, kept as buffers), the steps left to the next goal, one-hot, and with
+    `goal_source` whether the goals are imagined, one-hot, beside the conv features."""
 
     closed_loop = True
 
@@ -63,7 +64,7 @@ class GoalReachingInverseDynamics(nn.Module):
         self.encoder = nn.Sequential(*[conv_block(a, b) for a, b in zip([3 * (GOALS + 2), *channels], channels)],
                                      nn.Flatten())
         side = config.image_size // 2 ** len(channels)
-        state = config.proprio_dim + config.frame_stride
+        state = config.proprio_dim + config.frame_stride + 2 * config.goal_source
         self.head = nn.Sequential(nn.Linear(channels[-1] * side * side + state, config.hidden), nn.SiLU(),
                                   nn.Linear(config.hidden, config.hidden), nn.SiLU(),
                                   nn.Linear(config.hidden, config.action_dim))
@@ -76,15 +77,21 @@ class GoalReachingInverseDynamics(nn.Module):
         self.proprio_mean.copy_(p.mean(0))
         self.proprio_std.copy_(p.std(0).clamp(min=1e-3))
 
-    def forward(self, frames: torch.Tensor, proprio: torch.Tensor, steps_left: torch.Tensor) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, proprio: torch.Tensor, steps_left: torch.Tensor,
+                imagined: torch.Tensor | None = None) -> torch.Tensor:
         """frames: float [B, 1 + GOALS, H, W, 3] in [0, 1] (now, then the goals); proprio [B, P]; steps_left
-        long [B] in 1..frame_stride -> actions [B, action_dim] (not clipped)."""
+        long [B] in 1..frame_stride; imagined long [B] in {0, 1} (read with `goal_source`) -> actions
+        [B, action_dim] (not clipped)."""
         x = frames.permute(0, 1, 4, 2, 3)
         x = torch.cat([x, x[:, 1:2] - x[:, :1]], dim=1) * 2 - 1
         features = self.encoder(x.flatten(1, 2))
-        when = nn.functional.one_hot(steps_left - 1, self.frame_stride).to(features.dtype)
-        p = ((proprio - self.proprio_mean) / self.proprio_std).to(features.dtype)
-        return self.head(torch.cat([features, p, when], dim=1))
+        state = [((proprio - self.proprio_mean) / self.proprio_std).to(features.dtype),
+                 nn.functional.one_hot(steps_left - 1, self.frame_stride).to(features.dtype)]
+        if self.config.goal_source:
+            if imagined is None:
+                raise ValueError("this model reads where its goals come from: pass `imagined`")
+            state.append(nn.functional.one_hot(imagined.long(), 2).to(features.dtype))
+        return self.head(torch.cat([features, *state], dim=1))
 
     # ------------------------------------------------------------------------------- the protocol
     def goal_inputs(self, image: np.ndarray, clip: np.ndarray, t: int) -> tuple[np.ndarray, int]:
@@ -95,7 +102,8 @@ class GoalReachingInverseDynamics(nn.Module):
         return np.concatenate([image[None], goals]), self.frame_stride - t % self.frame_stride
 
     @torch.no_grad()
-    def act(self, image: np.ndarray, proprio: np.ndarray, clip: np.ndarray, t: int) -> np.ndarray:
+    def act(self, image: np.ndarray, proprio: np.ndarray, clip: np.ndarray, t: int,
+            imagined: bool = True) -> np.ndarray:
         image, clip = np.asarray(image), np.asarray(clip)
         if clip.ndim != 4 or len(clip) < 1 or image.shape != clip.shape[1:]:
             raise ValueError(f"expected an image [H, W, 3] and a clip [T, H, W, 3] of such frames, got shapes "
@@ -111,7 +119,7 @@ class GoalReachingInverseDynamics(nn.Module):
         device = self.proprio_mean.device
         out = self(torch.from_numpy(frames[None]).to(device).float().div_(255),
                    torch.as_tensor(np.asarray(proprio, np.float32)[None], device=device),
-                   torch.tensor([steps_left], device=device))
+                   torch.tensor([steps_left], device=device), torch.tensor([int(imagined)], device=device))
         self.train(was_training)
         return out[0].clamp_(-1, 1).cpu().numpy().astype(np.float32)
 

@@ -50,7 +50,7 @@ def goal_step_loss(model: torch.nn.Module, batch: dict, augment: Augment | None 
     frames = batch["frames"].float().div_(255)
     if augment is not None:
         frames = augment(frames)
-    err = (model(frames, batch["proprio"], batch["steps_left"]).float() - batch["action"]).pow(2)
+    err = (model(frames, batch["proprio"], batch["steps_left"], batch["imagined"]).float() - batch["action"]).pow(2)
     return err.mean(), {"gripper_mse": float(err[:, -1].detach().mean())}
 
 

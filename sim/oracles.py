@@ -17,6 +17,8 @@ class SimulatorOracle:
     """VideoModel that 'imagines' the true future: the scripted expert carries out the subgoal in a copy of
     the live simulator and every `frame_stride`-th frame is kept. Deterministic, so all K samples agree."""
 
+    imagined = False  # its clips are the simulator's frames
+
     def __init__(self, horizon: int = 7, frame_stride: int = 4):
         self.horizon, self.frame_stride = horizon, frame_stride
         self._env: TabletopEnv | None = None

@@ -16,6 +16,8 @@ class MetaWorldOracle:
     env's step limit the last frame repeats. Deterministic, so all K samples agree. The text is not read: the
     episode's task is the one subgoal."""
 
+    imagined = False  # its clips are the simulator's frames
+
     def __init__(self, horizon: int = 4, frame_stride: int = 8):
         self.horizon, self.frame_stride = horizon, frame_stride
         self._env: MetaWorldEnv | None = None

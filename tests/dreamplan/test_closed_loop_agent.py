@@ -13,6 +13,7 @@ from invdyn.goal_reaching import GoalReachingInverseDynamics
 from planner.scripted import ScriptedPlanner
 from sim.env import TabletopEnv
 from sim.oracles import SimulatorOracle
+from videomodel.still import StillVideoModel
 
 
 class RecordingEnv(gym.Wrapper):
@@ -43,10 +44,10 @@ class RecordingInvdyn:
         self.model, self.frame_stride = model, model.frame_stride
         self.calls = []
 
-    def act(self, image, proprio, clip, t):
-        action = self.model.act(image, proprio, clip, t)
+    def act(self, image, proprio, clip, t, imagined=True):
+        action = self.model.act(image, proprio, clip, t, imagined)
         self.calls.append({"image": np.array(image, copy=True), "proprio": np.array(proprio, copy=True),
-                           "clip": clip, "t": t, "action": action.copy()})
+                           "clip": clip, "t": t, "imagined": imagined, "action": action.copy()})
         return action
 
     def actions(self, frames):  # an open-loop agent would call this; a closed-loop one must not
@@ -98,6 +99,7 @@ def test_closed_loop_invdyn_is_asked_once_per_step_with_what_the_robot_senses(en
         # and its answer is what was executed
         np.testing.assert_array_equal(env.actions[i], call["action"])
         np.testing.assert_array_equal(ep.actions[i], call["action"])
+    assert all(c["imagined"] is False for c in calls)  # the oracle's clips are the simulator's frames
     ts = [c["t"] for c in calls]
     assert ts[: 2 * clip_steps] == [*range(clip_steps), *range(clip_steps)]
     assert max(ts) == clip_steps - 1
@@ -115,7 +117,17 @@ def test_the_recorded_actions_are_the_real_models(env):
     fresh = model()
     assert invdyn.calls
     for c in invdyn.calls:
-        np.testing.assert_array_equal(fresh.act(c["image"], c["proprio"], c["clip"], c["t"]), c["action"])
+        np.testing.assert_array_equal(fresh.act(c["image"], c["proprio"], c["clip"], c["t"], c["imagined"]),
+                                      c["action"])
+
+
+def test_a_world_models_clips_reach_the_invdyn_as_imagined(env):
+    invdyn = RecordingInvdyn(model())
+    agent = ImaginationAgent(ScriptedPlanner(), StillVideoModel(horizon=2, frame_stride=4), invdyn,
+                             steps_per_subgoal=8, max_replans=0)
+    play(env, agent, 1_000_002, {"task": "push_to_center"})
+    agent.close()
+    assert invdyn.calls and all(c["imagined"] is True for c in invdyn.calls)
 
 
 def test_a_closed_loop_invdyn_with_a_scorer_is_refused():
@@ -132,7 +144,7 @@ class _NanClosedLoop:
     frame_stride = 4
     closed_loop = True
 
-    def act(self, image, proprio, clip, t):
+    def act(self, image, proprio, clip, t, imagined=True):
         return np.full(2, np.nan, np.float32)
 
 

@@ -51,6 +51,17 @@ def test_act_returns_one_finite_clipped_action():
     assert raw.shape == (5, 3)
 
 
+def test_a_model_told_the_goal_source_reads_it():
+    model = perturbed(tiny(goal_source=True))
+    image, proprio, clip = frames(1)[0], np.array([0.1, -0.2], np.float32), frames(3)
+    assert not np.array_equal(model.act(image, proprio, clip, 2), model.act(image, proprio, clip, 2, imagined=False))
+    with pytest.raises(ValueError, match="pass `imagined`"):
+        model(torch.rand(1, 3, 32, 32, 3), torch.randn(1, 2), torch.tensor([1]))
+    plain = perturbed(tiny())  # one that is not told: the same answer either way
+    np.testing.assert_array_equal(plain.act(image, proprio, clip, 2),
+                                  plain.act(image, proprio, clip, 2, imagined=False))
+
+
 def test_act_keeps_the_training_mode_it_found():
     model = tiny()
     model.train()
@@ -274,7 +285,9 @@ def test_goal_steps_can_read_goals_where_an_imagined_clip_puts_them(episodes_dir
         np.testing.assert_array_equal(item["frames"][0], steps.frames[e][t])
         np.testing.assert_array_equal(item["action"], steps.actions[e][t])
         if e != seg.episode or end != seg.end:
+            assert item["imagined"] == 0
             continue  # no clip: the recorded goals
+        assert item["imagined"] == 1
         c, j = divmod(int(item["frames"][1, 0, 0, 0]), 10)
         into = t - starts[c]
         assert 0 <= into < horizon * k and j == into // k  # a clip that covers t, read where the agent reads it
@@ -298,11 +311,12 @@ def test_goal_steps_refuse_bad_options(episodes_dir):
 
 def test_goal_step_loss_is_the_mse_to_the_expert_action():
     class Constant(torch.nn.Module):
-        def forward(self, frames, proprio, steps_left):
+        def forward(self, frames, proprio, steps_left, imagined):
             return torch.zeros(len(frames), 2)
 
     batch = {"frames": torch.zeros(2, 3, 8, 8, 3, dtype=torch.uint8), "proprio": torch.zeros(2, 2),
-             "steps_left": torch.tensor([1, 2]), "action": torch.tensor([[1.0, 0.0], [0.0, 2.0]])}
+             "steps_left": torch.tensor([1, 2]), "imagined": torch.tensor([0, 1]),
+             "action": torch.tensor([[1.0, 0.0], [0.0, 2.0]])}
     loss, metrics = goal_step_loss(Constant(), batch)
     assert loss.item() == pytest.approx(5 / 4)
     assert metrics["gripper_mse"] == pytest.approx(2.0)  # the last action entry
