@@ -46,7 +46,6 @@ def decoded_frames(world_model_path: str, episodes: list[np.ndarray], batch_size
     return out
 
 
-@torch.no_grad()
 def imagined_clips(world_model_path: str, steps: GoalSteps, every: int, seed: int,
                    batch_size: int = 64) -> dict[int, ImaginedClips]:
     """A clip imagined by the world model (sampled as it ships) from every `every`-th frame of each reached

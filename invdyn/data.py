@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from invdyn.goal_reaching import goal_indices
 from sim.dataset import DatasetError, EpisodeStore
 
 
@@ -148,8 +149,7 @@ class GoalSteps(Dataset):
             return None
         c = int(covers[int(torch.randint(len(covers), ()))])
         into = t - int(clips.starts[c])
-        j = into // k
-        goals = clips.clips[c][np.minimum([j, j + 1], clips.clips.shape[1] - 1)]
+        goals = clips.clips[c][goal_indices(into // k, clips.clips.shape[1])]
         return {"frames": np.concatenate([self.frames[e][t : t + 1], goals]), "proprio": self.proprio[e][t],
                 "steps_left": np.int64(k - into % k), "imagined": np.int64(1), "action": self.actions[e][t]}
 

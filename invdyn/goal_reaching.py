@@ -27,6 +27,12 @@ STAGE_MULTIPLIERS = (1, 2, 2, 4)  # channels of the stride-2 conv stages, x widt
 GOALS = 2                          # imagined frames read: the next one due and the one after it
 
 
+def goal_indices(j: int, length: int) -> np.ndarray:
+    """The frames of a `length`-frame clip read as goals while frame j is the next one due: j and the ones after it,
+    the last frame past the clip's end."""
+    return np.minimum(np.arange(j, j + GOALS), length - 1)
+
+
 @dataclass
 class GoalReachingConfig(ModelConfig):
     """GoalReachingInverseDynamics' config; defaults = configs/invdyn/goal_reaching.yaml."""
@@ -97,8 +103,7 @@ class GoalReachingInverseDynamics(nn.Module):
     def goal_inputs(self, image: np.ndarray, clip: np.ndarray, t: int) -> tuple[np.ndarray, int]:
         """uint8 [1 + GOALS, H, W, 3] (now, the next imagined frame due after step t, the one after; past the
         clip's end its last frame) and the steps left until the first is due."""
-        j = t // self.frame_stride
-        goals = clip[np.minimum(np.arange(j, j + GOALS), len(clip) - 1)]
+        goals = clip[goal_indices(t // self.frame_stride, len(clip))]
         return np.concatenate([image[None], goals]), self.frame_stride - t % self.frame_stride
 
     @torch.no_grad()
