@@ -108,6 +108,8 @@ PLANNER_V2 = "planner v2 (commits c8f2499–74ece95)"
 PLANNER_V3 = "planner v3 (commits 03251da–e479add)"
 GOAL_INVDYN_V1 = ("closed-loop invdyn v1 (commits 86c5c48–3f495e7; `git archive 3f495e7 "
                   "checkpoints/metaworld-goal-invdyn`)")
+GOAL_INVDYN_V2 = ("closed-loop invdyn v2 (commits f3b989c–50d03a1; `git archive 50d03a1 "
+                  "checkpoints/metaworld-goal-invdyn`)")
 PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
           "tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
           "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json",
@@ -115,7 +117,9 @@ PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long
           "tabletop/fewstep/paired-single.json", "tabletop/fewstep/paired-long.json",
           "tabletop/fewstep/paired-single-k16.json", "tabletop/fewstep/paired-long-k16.json",
           "tabletop/fewstep/paired-single-k8.json", "tabletop/fewstep/paired-long-k8.json",
-          "metaworld-paired-distilled.json", "metaworld-paired-invdyn-v2.json"]
+          "metaworld-paired-distilled.json", "metaworld-paired-invdyn-v2.json",
+          "metaworld-validation/paired-goal-source.json", "metaworld-validation/paired-goal-source-oracle.json",
+          "metaworld-paired-invdyn-v3.json", "metaworld-paired-invdyn-v3-oracle.json"]
 DISTILLED = ["checkpoints/videomodel-distilled", "checkpoints/metaworld-videomodel-distilled"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
                    "decision_trace/dit-object-motion.json"]
@@ -136,19 +140,30 @@ METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 step
                                                                   "autoencoder (9 min), not shipped",
                         "metaworld-validation/replans14": "shipped DiT, re-planning until the episode's 500 steps "
                                                           "are spent (`agent.max_replans=14`, the default now)",
-                        "metaworld-validation/imagined-invdyn": "the same, with closed-loop invdyn v2 (shipped): "
-                                                                "trained also on goals read from clips the shipped "
-                                                                "DiT imagined from the demos' frames (34 min)",
-                        "metaworld-validation/imagined-invdyn-still": "invdyn v2 given still frames (no imagination)"}
+                        "metaworld-validation/imagined-invdyn": "the same, with closed-loop invdyn v2: trained also "
+                                                                "on goals read from clips the shipped DiT imagined "
+                                                                "from the demos' frames (34 min)",
+                        "metaworld-validation/imagined-invdyn-still": "invdyn v2 given still frames (no imagination)",
+                        "metaworld-validation/imagined-invdyn-oracle": "invdyn v2 given oracle video (v2 shipped "
+                                                                       "then: `git archive 50d03a1 "
+                                                                       "checkpoints/metaworld-goal-invdyn`)",
+                        "metaworld-validation/goal-source": "closed-loop invdyn v3 (shipped; the path is its training "
+                                                            "run): v2 told whether its goals are imagined "
+                                                            "(`model.goal_source=true`, 12 min on v2's clips)",
+                        "metaworld-validation/goal-source-oracle": "invdyn v3 given oracle video"}
 METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scripted",
                   "oracle video + learned invdyn (6 attempts)": "metaworld-v3-oracle-invdyn",
                   "oracle video + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-oracle-goal",
                   "DiT + learned invdyn (6 attempts)": "metaworld-v3-dit-invdyn",
                   "DiT + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-dit-goal",
                   "still frames (no imagination) + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-still-goal",
-                  "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal-imagined",
-                  "DiT + closed-loop invdyn": "metaworld-v3-dit-goal-imagined",
-                  "still frames (no imagination) + closed-loop invdyn, seeds 0–9": "metaworld-v3-still-goal-imagined"}
+                  "oracle video + closed-loop invdyn v2": "metaworld-v3-oracle-goal-imagined",
+                  "DiT + closed-loop invdyn v2": "metaworld-v3-dit-goal-imagined",
+                  "still frames (no imagination) + closed-loop invdyn v2, seeds 0–9":
+                      "metaworld-v3-still-goal-imagined",
+                  "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal-source",
+                  "DiT + closed-loop invdyn": "metaworld-v3-dit-goal-source",
+                  "still frames (no imagination) + closed-loop invdyn, seeds 0–9": "metaworld-v3-still-goal-source"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
     "planner_accuracy.json": "shipped (`planner=vlm`)",
@@ -918,12 +933,15 @@ class Report:
                 "Inverse dynamics: the open-loop CNN (`invdyn=metaworld`) reads pairs of imagined frames and its 32 "
                 "actions are executed blind; the closed-loop model (`invdyn=metaworld_goal`) is asked for every "
                 "action, from the real frame, the hand's position and gripper opening, and the next two imagined "
-                "frames. Closed-loop invdyn v2 (shipped) trained on the same demos, with half of its goals read from "
+                "frames. Closed-loop invdyn v3 (shipped) trained on the same demos, with half of its goals read from "
                 "3,999 clips the shipped DiT imagined from the demos' frames (the expert's action kept as the label), "
-                f"so it reads goals as the DiT draws them; {GOAL_INVDYN_V1} saw only true and autoencoded "
-                "frames. The still-frames rows give the closed-loop model the start frame held still instead of a "
-                "clip: what it does from the real image and proprioception alone, without imagination. v2 does "
-                "more of that than v1 (each scene shows its task), and imagination still adds to it.", "",
+                "so it reads goals as the DiT draws them, and it is told which goals are imagined and which are the "
+                "simulator's (the agent passes the video model's `imagined`, False on the oracles), so reading the "
+                f"DiT's goals does not blur how it reads true ones; {GOAL_INVDYN_V2} trained the same way without "
+                f"that input; {GOAL_INVDYN_V1} saw only true and autoencoded frames. The still-frames rows give the "
+                "closed-loop model the start frame held still instead of a clip (told it is imagined): what it does "
+                "from the real image and proprioception alone, without imagination. v2 and v3 do more of that than "
+                "v1 (each scene shows its task), and imagination still adds to it.", "",
                 *cmds,
                 f"- this table's JSON: `python benchmarks/metaworld_table.py {labels} --out {REL}/metaworld_v3.json`",
                 ""]
@@ -954,7 +972,9 @@ class Report:
                 "invdyn v2: `dreamplan train goal_invdyn 'data=[data/metaworld,data/metaworld-actions]' "
                 "run_dir=runs/mw-goal-invdyn-imagined goal_frames_from=checkpoints/metaworld-videomodel "
                 "imagined_goals_from=checkpoints/metaworld-videomodel trainer.steps=4000` (decode 4 min, imagine "
-                "3,999 clips 19 min, train 12 min; 2 threads).", ""]
+                "3,999 clips 19 min, train 12 min; 2 threads); v3: the same with `model.goal_source=true` and "
+                "`run_dir=runs/mw-goal-invdyn-source` (v2's clips copied into it: the same world model, data and seed; "
+                "train 12.5 min).", ""]
 
     def metaworld_fidelity(self) -> list[str]:
         rows, cmds = [], []
