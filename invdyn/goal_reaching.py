@@ -5,10 +5,11 @@ clip:
     model.act(image uint8 [H, W, 3], proprio float [P], clip uint8 [T, H, W, 3], t, imagined)
         -> float32 [action_dim]
 where `clip` is the imagined future (frame j is (j + 1) * frame_stride steps after the clip began), `t` the steps
-taken since, and `imagined` whether a world model drew the clip (read with `goal_source`). Its inputs are the real camera image, the robot's proprioception (Meta-World: hand xyz and gripper
-opening), the next imagined frame and the one after it, and the steps left until the next one is due. Reading the
-real frame and the real hand position at every step lets it correct what open-loop inverse dynamics can't: a
-grasp that slipped, a hand that lagged behind the imagined one.
+taken since, and `imagined` whether a world model drew the clip (read with `goal_source`). Its inputs are the real
+camera image, the robot's proprioception (Meta-World: hand xyz and gripper opening), the next imagined frame and the
+one after it, and the steps left until the next one is due. Reading the real frame and the real hand position at
+every step lets it correct what open-loop inverse dynamics can't: a grasp that slipped, a hand that lagged behind
+the imagined one.
 """
 
 from __future__ import annotations
