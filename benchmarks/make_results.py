@@ -150,7 +150,10 @@ METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 step
                         "metaworld-validation/goal-source": "closed-loop invdyn v3 (shipped; the path is its training "
                                                             "run): v2 told whether its goals are imagined "
                                                             "(`model.goal_source=true`, 12 min on v2's clips)",
-                        "metaworld-validation/goal-source-oracle": "invdyn v3 given oracle video"}
+                        "metaworld-validation/goal-source-oracle": "invdyn v3 given oracle video",
+                        "metaworld-validation/goal-source-p25-oracle": "v3's recipe with a quarter of the goals "
+                                                                       "imagined (`imagined_goals_prob=0.25`, not "
+                                                                       "shipped) given oracle video"}
 METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scripted",
                   "oracle video + learned invdyn (6 attempts)": "metaworld-v3-oracle-invdyn",
                   "oracle video + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-oracle-goal",
