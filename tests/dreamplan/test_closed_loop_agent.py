@@ -107,27 +107,28 @@ def test_closed_loop_invdyn_is_asked_once_per_step_with_what_the_robot_senses(en
     assert len({c["proprio"].tobytes() for c in calls}) > len(calls) // 2
 
 
+def recorded_calls(env, video_model, seed: int) -> list[dict]:
+    """The `act` calls of one short episode (one 8-step attempt) with a recording real model."""
+    invdyn = RecordingInvdyn(model())
+    agent = ImaginationAgent(ScriptedPlanner(), video_model, invdyn, steps_per_subgoal=8, max_replans=0)
+    play(env, agent, seed, {"task": "push_to_center"})
+    agent.close()
+    return invdyn.calls
+
+
 def test_the_recorded_actions_are_the_real_models(env):
     """The wrapper adds nothing: the executed actions are what the bare model answers for the same inputs."""
-    invdyn = RecordingInvdyn(model())
-    agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(horizon=2, frame_stride=4), invdyn,
-                             steps_per_subgoal=8, max_replans=0)
-    play(env, agent, 1_000_001, {"task": "push_to_center"})
-    agent.close()
+    calls = recorded_calls(env, SimulatorOracle(horizon=2, frame_stride=4), 1_000_001)
     fresh = model()
-    assert invdyn.calls
-    for c in invdyn.calls:
+    assert calls
+    for c in calls:
         np.testing.assert_array_equal(fresh.act(c["image"], c["proprio"], c["clip"], c["t"], c["imagined"]),
                                       c["action"])
 
 
 def test_a_world_models_clips_reach_the_invdyn_as_imagined(env):
-    invdyn = RecordingInvdyn(model())
-    agent = ImaginationAgent(ScriptedPlanner(), StillVideoModel(horizon=2, frame_stride=4), invdyn,
-                             steps_per_subgoal=8, max_replans=0)
-    play(env, agent, 1_000_002, {"task": "push_to_center"})
-    agent.close()
-    assert invdyn.calls and all(c["imagined"] is True for c in invdyn.calls)
+    calls = recorded_calls(env, StillVideoModel(horizon=2, frame_stride=4), 1_000_002)
+    assert calls and all(c["imagined"] is True for c in calls)
 
 
 def test_a_closed_loop_invdyn_with_a_scorer_is_refused():
