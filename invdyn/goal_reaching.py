@@ -45,7 +45,7 @@ class GoalReachingConfig(ModelConfig):
     width: int = 32         # channels of the first conv; the stride-2 stages use STAGE_MULTIPLIERS x width
     hidden: int = 256       # MLP head width
     action_dim: int = 4     # Meta-World: xyz displacement + gripper effort
-    goal_source: bool = False  # told whether a world model drew the goals or they are the simulator's frames
+    goal_source: bool = False  # a second head for goals a world model drew; the first reads the simulator's frames
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,8 +59,9 @@ class GoalReachingConfig(ModelConfig):
 
 class GoalReachingInverseDynamics(nn.Module):
     """Input: the frame now, the two goal frames and (next goal - now) on channels; proprioception (normalized
-    with the training data's statistics, kept as buffers), the steps left to the next goal, one-hot, and with
-    `goal_source` whether the goals are imagined, one-hot, beside the conv features."""
+    with the training data's statistics, kept as buffers) and the steps left to the next goal, one-hot, beside the
+    conv features. With `goal_source` the encoder is shared and a second MLP head acts on imagined goals, so what
+    it learns about the DiT's blurred goals does not change how the first head follows the simulator's."""
 
     closed_loop = True
 
@@ -72,10 +73,12 @@ class GoalReachingInverseDynamics(nn.Module):
         self.encoder = nn.Sequential(*[conv_block(a, b) for a, b in zip([3 * (GOALS + 2), *channels], channels)],
                                      nn.Flatten())
         side = config.image_size // 2 ** len(channels)
-        state = config.proprio_dim + config.frame_stride + 2 * config.goal_source
-        self.head = nn.Sequential(nn.Linear(channels[-1] * side * side + state, config.hidden), nn.SiLU(),
-                                  nn.Linear(config.hidden, config.hidden), nn.SiLU(),
-                                  nn.Linear(config.hidden, config.action_dim))
+        inputs = channels[-1] * side * side + config.proprio_dim + config.frame_stride
+        head = lambda: nn.Sequential(nn.Linear(inputs, config.hidden), nn.SiLU(),  # noqa: E731
+                                     nn.Linear(config.hidden, config.hidden), nn.SiLU(),
+                                     nn.Linear(config.hidden, config.action_dim))
+        self.head = head()
+        self.imagined_head = head() if config.goal_source else None
         self.register_buffer("proprio_mean", torch.zeros(config.proprio_dim))
         self.register_buffer("proprio_std", torch.ones(config.proprio_dim))
 
@@ -93,13 +96,13 @@ class GoalReachingInverseDynamics(nn.Module):
         x = frames.permute(0, 1, 4, 2, 3)
         x = torch.cat([x, x[:, 1:2] - x[:, :1]], dim=1) * 2 - 1
         features = self.encoder(x.flatten(1, 2))
-        state = [((proprio - self.proprio_mean) / self.proprio_std).to(features.dtype),
-                 nn.functional.one_hot(steps_left - 1, self.frame_stride).to(features.dtype)]
-        if self.config.goal_source:
-            if imagined is None:
-                raise ValueError("this model reads where its goals come from: pass `imagined`")
-            state.append(nn.functional.one_hot(imagined.long(), 2).to(features.dtype))
-        return self.head(torch.cat([features, *state], dim=1))
+        x = torch.cat([features, ((proprio - self.proprio_mean) / self.proprio_std).to(features.dtype),
+                       nn.functional.one_hot(steps_left - 1, self.frame_stride).to(features.dtype)], dim=1)
+        if self.imagined_head is None:
+            return self.head(x)
+        if imagined is None:
+            raise ValueError("this model reads where its goals come from: pass `imagined`")
+        return torch.where(imagined.bool()[:, None], self.imagined_head(x), self.head(x))
 
     # ------------------------------------------------------------------------------- the protocol
     def goal_inputs(self, image: np.ndarray, clip: np.ndarray, t: int) -> tuple[np.ndarray, int]:

@@ -62,6 +62,17 @@ def test_a_model_told_the_goal_source_reads_it():
                                   plain.act(image, proprio, clip, 2, imagined=False))
 
 
+def test_the_simulators_goals_train_only_their_own_head():
+    model = perturbed(tiny(goal_source=True))
+    inputs = torch.rand(4, 3, 32, 32, 3), torch.randn(4, 2), torch.tensor([1, 2, 3, 4])
+    mixed = model(*inputs, torch.tensor([0, 1, 0, 1]))
+    torch.testing.assert_close(mixed[0::2], model(*inputs, torch.zeros(4, dtype=torch.long))[0::2])
+    torch.testing.assert_close(mixed[1::2], model(*inputs, torch.ones(4, dtype=torch.long))[1::2])
+    model(*inputs, torch.zeros(4, dtype=torch.long)).pow(2).sum().backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.imagined_head.parameters())
+    assert all(p.grad.any() for p in model.head.parameters())
+
+
 def test_act_keeps_the_training_mode_it_found():
     model = tiny()
     model.train()
