@@ -110,6 +110,8 @@ GOAL_INVDYN_V1 = ("closed-loop invdyn v1 (commits 86c5c48–3f495e7; `git archiv
                   "checkpoints/metaworld-goal-invdyn`)")
 GOAL_INVDYN_V2 = ("closed-loop invdyn v2 (commits f3b989c–50d03a1; `git archive 50d03a1 "
                   "checkpoints/metaworld-goal-invdyn`)")
+GOAL_INVDYN_V3 = ("closed-loop invdyn v3 (commits 9fee563–b1edb57; `git archive b1edb57 "
+                  "checkpoints/metaworld-goal-invdyn`, read by that commit's code)")
 PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long.json",
           "tabletop/contract/paired-planner-single.json", "tabletop/contract/paired-planner-long.json",
           "tabletop/single/paired-seeded-om.json", "tabletop/single/paired-seed20-om.json",
@@ -119,7 +121,9 @@ PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long
           "tabletop/fewstep/paired-single-k8.json", "tabletop/fewstep/paired-long-k8.json",
           "metaworld-paired-distilled.json", "metaworld-paired-invdyn-v2.json",
           "metaworld-validation/paired-goal-source.json", "metaworld-validation/paired-goal-source-oracle.json",
-          "metaworld-paired-invdyn-v3.json", "metaworld-paired-invdyn-v3-oracle.json"]
+          "metaworld-paired-invdyn-v3.json", "metaworld-paired-invdyn-v3-oracle.json",
+          "metaworld-validation/paired-heads.json", "metaworld-validation/paired-heads-oracle.json",
+          "metaworld-paired-invdyn-v4.json", "metaworld-paired-invdyn-v4-oracle.json"]
 DISTILLED = ["checkpoints/videomodel-distilled", "checkpoints/metaworld-videomodel-distilled"]
 DECISION_TRACES = ["decision_trace/oracle-cnn.json", "decision_trace/dit-cnn.json",
                    "decision_trace/dit-object-motion.json"]
@@ -147,13 +151,17 @@ METAWORLD_VALIDATION = {"metaworld-validation/dit-old": "shipped DiT (4,500 step
                         "metaworld-validation/imagined-invdyn-oracle": "invdyn v2 given oracle video (v2 shipped "
                                                                        "then: `git archive 50d03a1 "
                                                                        "checkpoints/metaworld-goal-invdyn`)",
-                        "metaworld-validation/goal-source": "closed-loop invdyn v3 (shipped; the path is its training "
-                                                            "run): v2 told whether its goals are imagined "
-                                                            "(`model.goal_source=true`, 12 min on v2's clips)",
+                        "metaworld-validation/goal-source": "closed-loop invdyn v3 (the path is its training run): v2 "
+                                                            "told whether its goals are imagined by a one-hot input "
+                                                            "(12 min on v2's clips)",
                         "metaworld-validation/goal-source-oracle": "invdyn v3 given oracle video",
                         "metaworld-validation/goal-source-p25-oracle": "v3's recipe with a quarter of the goals "
                                                                        "imagined (`imagined_goals_prob=0.25`, not "
-                                                                       "shipped) given oracle video"}
+                                                                       "shipped) given oracle video",
+                        "metaworld-validation/heads": "closed-loop invdyn v4 (shipped; the path is its training "
+                                                      "run): a second head for imagined goals in place of v3's "
+                                                      "one-hot input, 8,000 steps (24 min on v2's clips)",
+                        "metaworld-validation/heads-oracle": "invdyn v4 given oracle video"}
 METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scripted",
                   "oracle video + learned invdyn (6 attempts)": "metaworld-v3-oracle-invdyn",
                   "oracle video + closed-loop invdyn v1 (6 attempts)": "metaworld-v3-oracle-goal",
@@ -164,9 +172,12 @@ METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scr
                   "DiT + closed-loop invdyn v2": "metaworld-v3-dit-goal-imagined",
                   "still frames (no imagination) + closed-loop invdyn v2, seeds 0–9":
                       "metaworld-v3-still-goal-imagined",
-                  "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal-source",
-                  "DiT + closed-loop invdyn": "metaworld-v3-dit-goal-source",
-                  "still frames (no imagination) + closed-loop invdyn, seeds 0–9": "metaworld-v3-still-goal-source"}
+                  "oracle video + closed-loop invdyn v3": "metaworld-v3-oracle-goal-source",
+                  "DiT + closed-loop invdyn v3": "metaworld-v3-dit-goal-source",
+                  "still frames (no imagination) + closed-loop invdyn v3, seeds 0–9": "metaworld-v3-still-goal-source",
+                  "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal-heads",
+                  "DiT + closed-loop invdyn": "metaworld-v3-dit-goal-heads",
+                  "still frames (no imagination) + closed-loop invdyn, seeds 0–9": "metaworld-v3-still-goal-heads"}
 INVDYN_EVAL = "checkpoints/invdyn-k4/invdyn_eval.json"  # written next to the checkpoint by benchmarks/invdyn_eval.py
 PLANNER_RUNS = {  # result file -> the planner it measured
     "planner_accuracy.json": "shipped (`planner=vlm`)",
@@ -936,15 +947,16 @@ class Report:
                 "Inverse dynamics: the open-loop CNN (`invdyn=metaworld`) reads pairs of imagined frames and its 32 "
                 "actions are executed blind; the closed-loop model (`invdyn=metaworld_goal`) is asked for every "
                 "action, from the real frame, the hand's position and gripper opening, and the next two imagined "
-                "frames. Closed-loop invdyn v3 (shipped) trained on the same demos, with half of its goals read from "
+                "frames. Closed-loop invdyn v4 (shipped) trained on the same demos, with half of its goals read from "
                 "3,999 clips the shipped DiT imagined from the demos' frames (the expert's action kept as the label), "
-                "so it reads goals as the DiT draws them, and it is told which goals are imagined and which are the "
-                "simulator's (the agent passes the video model's `imagined`, False on the oracles), so reading the "
-                f"DiT's goals does not blur how it reads true ones; {GOAL_INVDYN_V2} trained the same way without "
-                f"that input; {GOAL_INVDYN_V1} saw only true and autoencoded frames. The still-frames rows give the "
-                "closed-loop model the start frame held still instead of a clip (told it is imagined): what it does "
-                "from the real image and proprioception alone, without imagination. v2 and v3 do more of that than "
-                "v1 (each scene shows its task), and imagination still adds to it.", "",
+                "so it reads goals as the DiT draws them; it has one encoder and two heads, one for imagined goals and "
+                "one for the simulator's (the agent passes the video model's `imagined`, False on the oracles), so "
+                f"reading the DiT's goals does not blur how it follows true ones. {GOAL_INVDYN_V3} was told the "
+                f"source by a one-hot input to one head, and trained half as long; {GOAL_INVDYN_V2} trained like v3 "
+                f"without that input; {GOAL_INVDYN_V1} saw only true and autoencoded frames. The still-frames rows "
+                "give the closed-loop model the start frame held still instead of a clip (told it is imagined): what "
+                "it does from the real image and proprioception alone, without imagination. v2–v4 do more of that "
+                "than v1 (each scene shows its task), and imagination still adds to it.", "",
                 *cmds,
                 f"- this table's JSON: `python benchmarks/metaworld_table.py {labels} --out {REL}/metaworld_v3.json`",
                 ""]
@@ -977,7 +989,9 @@ class Report:
                 "imagined_goals_from=checkpoints/metaworld-videomodel trainer.steps=4000` (decode 4 min, imagine "
                 "3,999 clips 19 min, train 12 min; 2 threads); v3: the same with `model.goal_source=true` and "
                 "`run_dir=runs/mw-goal-invdyn-source` (v2's clips copied into it: the same world model, data and seed; "
-                "train 12.5 min).", ""]
+                "train 12.5 min); v4 (shipped): the same with `run_dir=runs/mw-goal-invdyn-heads "
+                "trainer.steps=8000` (v2's clips again; train 24 min), its `model.goal_source=true` now meaning a "
+                "head per source.", ""]
 
     def metaworld_fidelity(self) -> list[str]:
         rows, cmds = [], []
