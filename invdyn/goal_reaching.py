@@ -74,9 +74,11 @@ class GoalReachingInverseDynamics(nn.Module):
                                      nn.Flatten())
         side = config.image_size // 2 ** len(channels)
         inputs = channels[-1] * side * side + config.proprio_dim + config.frame_stride
-        head = lambda: nn.Sequential(nn.Linear(inputs, config.hidden), nn.SiLU(),  # noqa: E731
-                                     nn.Linear(config.hidden, config.hidden), nn.SiLU(),
-                                     nn.Linear(config.hidden, config.action_dim))
+
+        def head() -> nn.Sequential:
+            return nn.Sequential(nn.Linear(inputs, config.hidden), nn.SiLU(), nn.Linear(config.hidden, config.hidden),
+                                 nn.SiLU(), nn.Linear(config.hidden, config.action_dim))
+
         self.head = head()
         self.imagined_head = head() if config.goal_source else None
         self.register_buffer("proprio_mean", torch.zeros(config.proprio_dim))
