@@ -104,7 +104,11 @@ class GoalReachingInverseDynamics(nn.Module):
             return self.head(x)
         if imagined is None:
             raise ValueError("this model reads where its goals come from: pass `imagined`")
-        return torch.where(imagined.bool()[:, None], self.imagined_head(x), self.head(x))
+        imagined = imagined.bool()
+        out = x.new_empty(len(x), self.action_dim)
+        out[~imagined] = self.head(x[~imagined])
+        out[imagined] = self.imagined_head(x[imagined])
+        return out
 
     # ------------------------------------------------------------------------------- the protocol
     def goal_inputs(self, image: np.ndarray, clip: np.ndarray, t: int) -> tuple[np.ndarray, int]:
