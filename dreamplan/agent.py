@@ -4,9 +4,10 @@ For each subgoal the agent imagines K clips from the current camera image, extra
 dynamics, keeps the best-scoring clip (dreamplan.search; re-sampling when none is good enough), executes the first
 `execute_horizon` of them (receding horizon), looks again, and imagines again until it sees the subgoal done or
 its step budget runs out. A closed-loop inverse dynamics (invdyn.goal_reaching) is instead asked for each action
-as it is taken, from the real camera image and proprioception then and the imagined frames still ahead. A subgoal
-that fails, or a finished plan whose subgoals no longer all hold, triggers a re-plan from the camera image (at most
-`max_replans` times).
+as it is taken, from the real camera image and proprioception then and the imagined frames still ahead; the search
+then scores the K clips on what they show alone (no actions exist to replay yet). A subgoal that fails, or a
+finished plan whose subgoals no longer all hold, triggers a re-plan from the camera image (at most `max_replans`
+times).
 
 Whether a subgoal is done is judged from the camera image (`done_check="pixels"`: the block detector on the real
 frame, against the target the planner's own answer names; it must still hold with the block shifted `done_margin`
@@ -52,9 +53,6 @@ class ImaginationAgent:
             raise ValueError(f"inverse dynamics reads frames {invdyn.frame_stride} steps apart but the video model "
                              f"imagines them {video_model.frame_stride} apart")
         self.closed_loop = bool(getattr(invdyn, "closed_loop", False))
-        if self.closed_loop and scorer is not None:
-            raise ValueError("the search scores each clip's actions, but a closed-loop inverse dynamics chooses them "
-                             "step by step while acting: use scorer=null with it")
         if done_check not in DONE_CHECKS:
             raise ValueError(f"done_check must be one of {', '.join(DONE_CHECKS)}, got {done_check!r}")
         self.planner, self.video_model, self.invdyn = planner, video_model, invdyn
@@ -134,16 +132,14 @@ class ImaginationAgent:
     def _imagine_best(self, image: np.ndarray, subgoal: Subgoal, episode: Episode):
         """(clip, actions, score) of the best of K imagined clips, re-sampling while none reaches `min_score`;
         None if no sample ever does. A closed-loop inverse dynamics gives no actions up front (None)."""
-        # an inverse dynamics that does not copy the imagined pusher (object motion) plays no part in the score,
-        # so only the kept clip is read
-        check_replay = getattr(self.invdyn, "follows_pusher", True)
+        # an inverse dynamics that does not copy the imagined pusher (object motion) or that chooses its actions
+        # while acting (closed loop) plays no part in the score, so only the kept clip is read, if at all
+        check_replay = getattr(self.invdyn, "follows_pusher", True) and not self.closed_loop
         for _ in range(1 + self.max_resamples):
             with timed(episode, "imagine"):
                 clips = self.video_model.imagine(image, subgoal.text, self.num_samples)
-            if self.closed_loop:
-                return clips[0], None, None
             if self.scorer is None:
-                return clips[0], self._actions(image, clips[0], subgoal, episode), None
+                return clips[0], None if self.closed_loop else self._actions(image, clips[0], subgoal, episode), None
             scored = []
             for clip in clips:
                 actions = self._actions(image, clip, subgoal, episode) if check_replay else None
@@ -151,7 +147,9 @@ class ImaginationAgent:
                     scored.append((self.scorer.score(image, clip, subgoal, actions, check_replay), clip, actions))
             score, clip, actions = max(scored, key=lambda t: t[0].total)
             if score.total >= self.min_score:
-                return clip, self._actions(image, clip, subgoal, episode) if actions is None else actions, score
+                if actions is None and not self.closed_loop:
+                    actions = self._actions(image, clip, subgoal, episode)
+                return clip, actions, score
         return None
 
     def _actions(self, image: np.ndarray, clip: np.ndarray, subgoal: Subgoal, episode: Episode) -> np.ndarray:

@@ -131,12 +131,47 @@ def test_a_world_models_clips_reach_the_invdyn_as_imagined(env):
     assert calls and all(c["imagined"] is True for c in calls)
 
 
-def test_a_closed_loop_invdyn_with_a_scorer_is_refused():
-    from dreamplan.search import ClipScorer
+class CountingStill(StillVideoModel):
+    """Held-still clips, clip i of each batch rolled down i rows (so the clips differ and the one chosen can be told
+    apart)."""
 
-    with pytest.raises(ValueError, match="closed-loop inverse dynamics.*scorer=null"):
-        ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), model(), scorer=ClipScorer())
-    ImaginationAgent(ScriptedPlanner(), SimulatorOracle(), model())  # without one it is fine
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.batches = []
+
+    def imagine(self, image, text, num_samples=1):
+        clips = np.stack([np.roll(c, i, axis=1) for i, c in enumerate(super().imagine(image, text, num_samples))])
+        self.batches.append(clips)
+        return clips
+
+
+class PreferringScorer:
+    """Scores clip i of a batch by -(i - 2)^2: the third clip (index 2) is always the best."""
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, image, clip, subgoal, actions, check_replay=True):
+        from dreamplan.search import ClipScore
+
+        self.calls.append({"actions": actions, "check_replay": check_replay})
+        i = (len(self.calls) - 1) % 4
+        return ClipScore(-float((i - 2) ** 2), 0.0, 0, 0.0)
+
+
+def test_with_a_closed_loop_invdyn_the_search_scores_clips_alone_and_the_best_is_followed(env):
+    invdyn, video, scorer = RecordingInvdyn(model()), CountingStill(horizon=2, frame_stride=4), PreferringScorer()
+    agent = ImaginationAgent(ScriptedPlanner(), video, invdyn, num_samples=4, scorer=scorer, steps_per_subgoal=16,
+                             max_replans=0)
+    ep = play(env, agent, 1_000_000, {"task": "push_to_center"})[0]
+    agent.close()
+    assert len(video.batches) == 2 and len(scorer.calls) == 8  # two 8-step attempts, K = 4 clips each
+    assert all(c["actions"] is None and c["check_replay"] is False for c in scorer.calls)  # no actions up front
+    assert [c["clip"] is None for c in invdyn.calls] == [False] * 16
+    for (start, clip), batch in zip(ep.imagined, video.batches):
+        np.testing.assert_array_equal(clip, batch[2])  # the scorer's pick is the clip executed ...
+        assert all(c["clip"] is clip for c in invdyn.calls[start : start + 8])  # ... and the one the invdyn reads
+    assert ep.scores == [0.0, 0.0]
     with pytest.raises(ValueError, match="reads frames 2 steps apart"):
         ImaginationAgent(ScriptedPlanner(), SimulatorOracle(frame_stride=4), model(frame_stride=2))
 
