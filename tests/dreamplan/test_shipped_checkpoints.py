@@ -85,3 +85,21 @@ def test_quickstart_run_uses_the_shipped_stack(tmp_path, capsys, monkeypatch):
     assert "plan:" in printed and "next to the" in printed
     assert out.stat().st_size > 1000
     assert code == 0, printed
+
+
+def test_shipped_tabletop_closed_loop_invdyn_pushes_along_the_simulators_future(env):
+    """The shipped learned closed-loop inverse dynamics (invdyn=tabletop_goal), asked for every action from the
+    camera image, the pusher's position and the simulator's own future (the oracle video), carries out single
+    pushes: completion judged from the camera image, on evaluation scenes it never trained on."""
+    from dreamplan.agent import ImaginationAgent
+    from dreamplan.episode import play
+    from planner.scripted import ScriptedPlanner
+    from sim.oracles import SimulatorOracle
+
+    invdyn = _component("invdyn", "tabletop_goal")
+    agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(horizon=4, frame_stride=4), invdyn,
+                             steps_per_subgoal=100, max_replans=0)
+    solved = [play(env, agent, SEED + i, {"task": task})[0].success
+              for task in ("push_to_corner", "push_next_to", "push_to_center") for i in range(2)]
+    agent.close()
+    assert sum(solved) >= 5, solved  # of 6
