@@ -9,6 +9,7 @@ import torch
 from dreamplan.agent import ImaginationAgent
 from dreamplan.episode import play
 from dreamplan.protocols import ClosedLoopInverseDynamics
+from dreamplan.search import ClipScore
 from invdyn.goal_reaching import GoalReachingInverseDynamics
 from planner.scripted import ScriptedPlanner
 from sim.env import TabletopEnv
@@ -152,8 +153,6 @@ class PreferringScorer:
         self.calls = []
 
     def score(self, image, clip, subgoal, actions, check_replay=True):
-        from dreamplan.search import ClipScore
-
         self.calls.append({"actions": actions, "check_replay": check_replay})
         i = (len(self.calls) - 1) % 4
         return ClipScore(-float((i - 2) ** 2), 0.0, 0, 0.0)

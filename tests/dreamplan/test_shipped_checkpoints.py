@@ -8,10 +8,14 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from dreamplan.agent import ImaginationAgent
 from dreamplan.cli import compose, main
+from dreamplan.episode import play
 from dreamplan.fidelity import FidelityCase, measure
+from planner.scripted import ScriptedPlanner
 from planner.subgoal_planner import PlanningError
 from sim.env import TabletopEnv
+from sim.oracles import SimulatorOracle
 from sim.tasks import EVAL_SEED_BASE
 
 SEED = EVAL_SEED_BASE + 700_000  # apart from the planner benchmark's and the evaluation's seeds
@@ -91,11 +95,6 @@ def test_shipped_tabletop_closed_loop_invdyn_pushes_along_the_simulators_future(
     """The shipped learned closed-loop inverse dynamics (invdyn=tabletop_goal), asked for every action from the
     camera image, the pusher's position and the simulator's own future (the oracle video), carries out single
     pushes: completion judged from the camera image, on evaluation scenes it never trained on."""
-    from dreamplan.agent import ImaginationAgent
-    from dreamplan.episode import play
-    from planner.scripted import ScriptedPlanner
-    from sim.oracles import SimulatorOracle
-
     invdyn = _component("invdyn", "tabletop_goal")
     agent = ImaginationAgent(ScriptedPlanner(), SimulatorOracle(horizon=4, frame_stride=4), invdyn,
                              steps_per_subgoal=100, max_replans=0)
