@@ -59,11 +59,13 @@ SECTIONS = {
                 "Meta-World (one Euler step, no guidance; `videomodel.sampler.steps=2`: two). Meta-World on AVDC's "
                 "seeds 0–9 (330 of the 825 episodes). Paired against the teachers on the same episodes in the "
                 "paired table (Tabletop: ablations); the tabletop rows ran with planner v2, so their teacher is "
-                "planner v2's run of the defaults (`tabletop/planner-v2`). They ran 2 worker processes of one "
+                "planner v2's run of the defaults (`tabletop/planner-v2`); `tabletop/distilled` ran again with the "
+                "shipped planner, paired against the default rows (`tabletop/contract`). They ran 2 worker processes of one "
                 "thread each, some beside other jobs; the time per decision on a quiet machine is in Speed (CPU). With "
                 "the shipped closed-loop inverse dynamics (v4) the one-step Meta-World student holds its teacher's "
                 "success on those 330 episodes (226 against 225, 13 / 12, p = 1); on the tabletop at K = 4 it does "
-                "not (51/60 against 57/60, p = 0.03), so the many-step samplers stay the defaults."),
+                "not (with the shipped planner, single-step 51/60 against 57/60, 0 / 6, p = 0.03; long-horizon 73/80 "
+                "against 75/80, 5 / 7, p = 0.8), so the many-step samplers stay the defaults."),
     "learned": ("Tabletop: learned inverse dynamics reading the DiT",
                 "The closed-loop goal-reaching model (`invdyn=tabletop_goal`, checkpoints/tabletop-goal-invdyn) in "
                 "place of object motion, the stack otherwise the defaults (VLM planner, pixel completion): at every "
@@ -110,6 +112,8 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/fewstep/long-distilled-k16": "fewstep",
     "tabletop/fewstep/single-distilled-k8": "fewstep",
     "tabletop/fewstep/long-distilled-k8": "fewstep",
+    "tabletop/distilled/single": "fewstep",
+    "tabletop/distilled/long": "fewstep",
     "metaworld-v3-distilled-goal": "fewstep",
     "metaworld-v3-distilled2-goal": "fewstep",
     "metaworld-v3-distilled-goal-heads": "fewstep",
@@ -145,6 +149,7 @@ PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long
           "tabletop/fewstep/paired-single.json", "tabletop/fewstep/paired-long.json",
           "tabletop/fewstep/paired-single-k16.json", "tabletop/fewstep/paired-long-k16.json",
           "tabletop/fewstep/paired-single-k8.json", "tabletop/fewstep/paired-long-k8.json",
+          "tabletop/distilled/paired-single.json", "tabletop/distilled/paired-long.json",
           "metaworld-paired-distilled.json", "metaworld-paired-distilled-heads.json", "metaworld-paired-invdyn-v2.json",
           "metaworld-validation/paired-goal-source.json", "metaworld-validation/paired-goal-source-oracle.json",
           "metaworld-paired-invdyn-v3.json", "metaworld-paired-invdyn-v3-oracle.json",
