@@ -70,7 +70,7 @@ SECTIONS = {
                 "The closed-loop goal-reaching model (`invdyn=tabletop_goal`, checkpoints/tabletop-goal-invdyn) in "
                 "place of object motion, the stack otherwise the defaults (VLM planner, pixel completion): at every "
                 "step it reads the real camera image, the pusher's position (proprioception) and the next two "
-                "imagined frames, so the pusher the DiT leaves out of its clips is not needed. The search scores the "
+                "imagined frames: the bet is that the pusher the DiT leaves out of its clips is then not needed. The search scores the "
                 "K clips on what they show (progress and physics); no actions exist to replay before acting. "
                 "Issue 18's third target compares the DiT's row with the oracle video's, on the same episodes "
                 "(paired table, Tabletop: ablations): 31/60 against 60/60, 52 % of the oracle's success where the "
