@@ -171,6 +171,9 @@ def test_with_a_closed_loop_invdyn_the_search_scores_clips_alone_and_the_best_is
         np.testing.assert_array_equal(clip, batch[2])  # the scorer's pick is the clip executed ...
         assert all(c["clip"] is clip for c in invdyn.calls[start : start + 8])  # ... and the one the invdyn reads
     assert ep.scores == [0.0, 0.0]
+
+
+def test_an_invdyn_reading_another_frame_stride_is_refused():
     with pytest.raises(ValueError, match="reads frames 2 steps apart"):
         ImaginationAgent(ScriptedPlanner(), SimulatorOracle(frame_stride=4), model(frame_stride=2))
 
