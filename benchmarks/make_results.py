@@ -54,35 +54,35 @@ SECTIONS = {
                 "clips are exact and all K agree), `agent=expert` (the scripted expert on the reference plan). "
                 "`agent=bc` is behaviour cloning from the image and the instruction."),
     "fewstep": ("Distilled world models in the closed loop",
-                "The distilled students (table above) in place of the DiTs they learned from, the stacks otherwise "
-                "the defaults: `videomodel=dit_distilled` on the tabletop, `videomodel=dit_metaworld_distilled` on "
+                "The distilled students (table above) in place of the DiTs they learned from, the stacks otherwise the "
+                "defaults: `videomodel=dit_distilled` on the tabletop, `videomodel=dit_metaworld_distilled` on "
                 "Meta-World (one Euler step, no guidance; `videomodel.sampler.steps=2`: two). Meta-World on AVDC's "
-                "seeds 0–9 (330 of the 825 episodes). Paired against the teachers on the same episodes in the "
-                "paired table (Tabletop: ablations); the tabletop rows ran with planner v2, so their teacher is "
-                "planner v2's run of the defaults (`tabletop/planner-v2`); `tabletop/distilled` ran again with the "
-                "shipped planner, paired against the default rows (`tabletop/contract`). They ran 2 worker processes of one "
-                "thread each, some beside other jobs; the time per decision on a quiet machine is in Speed (CPU). With "
-                "the shipped closed-loop inverse dynamics (v4) the one-step Meta-World student holds its teacher's "
-                "success on those 330 episodes (226 against 225, 13 / 12, p = 1); on the tabletop at K = 4 it does "
-                "not (with the shipped planner, single-step 51/60 against 57/60, 0 / 6, p = 0.03; long-horizon 73/80 "
-                "against 75/80, 5 / 7, p = 0.8), so the many-step samplers stay the defaults."),
+                "seeds 0–9 (330 of the 825 episodes). Paired against the teachers on the same episodes in the paired "
+                "table (Tabletop: ablations); the tabletop rows ran with planner v2, so their teacher is planner v2's "
+                "run of the defaults (`tabletop/planner-v2`); `tabletop/distilled` ran again with the shipped planner, "
+                "paired against the default rows (`tabletop/contract`). They ran 2 worker processes of one thread "
+                "each, some beside other jobs; the time per decision on a quiet machine is in Speed (CPU). With the "
+                "shipped closed-loop inverse dynamics (v4) the one-step Meta-World student holds its teacher's success "
+                "on those 330 episodes (226 against 225, 13 / 12, p = 1); on the tabletop at K = 4 it does not (with "
+                "the shipped planner, single-step 51/60 against 57/60, 0 / 6, p = 0.03; long-horizon 73/80 against "
+                "75/80, 5 / 7, p = 0.8), so the many-step samplers stay the defaults."),
     "learned": ("Tabletop: learned inverse dynamics reading the DiT",
                 "The closed-loop goal-reaching model (`invdyn=tabletop_goal`, checkpoints/tabletop-goal-invdyn) in "
                 "place of object motion, the stack otherwise the defaults (VLM planner, pixel completion): at every "
-                "step it reads the real camera image, the pusher's position (proprioception) and the next two "
-                "imagined frames: the bet is that the pusher the DiT leaves out of its clips is then not needed. The search scores the "
-                "K clips on what they show (progress and physics); no actions exist to replay before acting. "
-                "Issue 18's third target compares the DiT's row with the oracle video's, on the same episodes "
+                "step it reads the real camera image, the pusher's position (proprioception) and the next two imagined "
+                "frames: the bet is that the pusher the DiT leaves out of its clips is then not needed. The search "
+                "scores the K clips on what they show (progress and physics); no actions exist to replay before "
+                "acting. Issue 18's third target compares the DiT's row with the oracle video's, on the same episodes "
                 "(paired table, Tabletop: ablations): 31/60 against 60/60, 52 % of the oracle's success where the "
                 "target is 90 %, and 27 / 1 episodes against the default object motion. On validation seeds (1,000,100 "
-                "on; the `seed=100` rows) K = 1 solved 29/60 against K = 4's 23/60 (10 / 4, p = 0.18); measured "
-                "after that on the evaluation seeds, K = 1 solves 26/60. One failure traced step by step (push_to_corner, "
+                "on; the `seed=100` rows) K = 1 solved 29/60 against K = 4's 23/60 (10 / 4, p = 0.18); measured after "
+                "that on the evaluation seeds, K = 1 solves 26/60. One failure traced step by step (push_to_corner, "
                 "seed 1,000,000): most of its 13 clips move the named block the same way (+x, −y on the table), by "
                 "3–26 cm; the pusher circles the block for the 100 steps and ends having pushed it 23 cm in −x, −y, "
-                "and a second block 10 cm. The DiT's clips say where the block should go, but not which side to "
-                "push it from, which the pusher they leave out would show; from the oracle's clips the "
-                "same model solves every episode. Trained on 697 scripted demos (data/tabletop-train), half its "
-                "goals from 5,295 DiT clips; 61 min with the clips (training_run.json)."),
+                "and a second block 10 cm. The DiT's clips say where the block should go, but not which side to push "
+                "it from, which the pusher they leave out would show; from the oracle's clips the same model solves "
+                "every episode. Trained on 697 scripted demos (data/tabletop-train), half its goals from 5,295 DiT "
+                "clips; 61 min with the clips (training_run.json)."),
     "ablations": ("Tabletop: ablations of the default world model and inverse dynamics",
                   "Single-step suite with the oracle planner (`planner=scripted`), so that only the DiT, the search "
                   "and the inverse dynamics vary; two seed sets (`seed=0`: 1,000,000 on, `seed=20`: 1,000,020 on)."),
@@ -211,7 +211,8 @@ METAWORLD_RUNS = {"scripted policy (oracle: reads the state)": "metaworld-v3-scr
                       "metaworld-v3-still-goal-imagined",
                   "oracle video + closed-loop invdyn v3": "metaworld-v3-oracle-goal-source",
                   "DiT + closed-loop invdyn v3": "metaworld-v3-dit-goal-source",
-                  "still frames (no imagination) + closed-loop invdyn v3, seeds 0–9": "metaworld-v3-still-goal-source",
+                  "still frames (no imagination) + closed-loop invdyn v3, seeds 0–9":
+                      "metaworld-v3-still-goal-source",
                   "oracle video + closed-loop invdyn": "metaworld-v3-oracle-goal-heads",
                   "DiT + closed-loop invdyn": "metaworld-v3-dit-goal-heads",
                   "still frames (no imagination) + closed-loop invdyn, seeds 0–9": "metaworld-v3-still-goal-heads"}
