@@ -51,7 +51,8 @@ def goal_step_loss(model: torch.nn.Module, batch: dict, augment: Augment | None 
     if augment is not None:
         frames = augment(frames)
     err = (model(frames, batch["proprio"], batch["steps_left"], batch["imagined"]).float() - batch["action"]).pow(2)
-    return err.mean(), {"gripper_mse": float(err[:, -1].detach().mean())}
+    per_entry = err.detach().mean(0)  # which action entry the model gets wrong (Meta-World's last: the gripper)
+    return err.mean(), {f"action_{i}_mse": float(e) for i, e in enumerate(per_entry)}
 
 
 def check_data(data, model, path: str) -> None:

@@ -330,7 +330,7 @@ def test_goal_step_loss_is_the_mse_to_the_expert_action():
              "action": torch.tensor([[1.0, 0.0], [0.0, 2.0]])}
     loss, metrics = goal_step_loss(Constant(), batch)
     assert loss.item() == pytest.approx(5 / 4)
-    assert metrics["gripper_mse"] == pytest.approx(2.0)  # the last action entry
+    assert metrics == pytest.approx({"action_0_mse": 0.5, "action_1_mse": 2.0})  # per action entry
 
 
 def test_a_small_model_learns_the_expert_actions(episodes_dir):
@@ -382,7 +382,7 @@ def test_train_command_trains_checkpoints_and_resumes(episodes_dir, tmp_path, ca
     assert train(9) == 0  # train for longer: resumes at step 6
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "loss" in r] == [3, 6, 9]
-    assert all(np.isfinite(r["loss"]) and "gripper_mse" in r for r in rows)
+    assert all(np.isfinite(r["loss"]) and "action_1_mse" in r for r in rows)
     model = GoalReachingInverseDynamics.from_pretrained(run)  # the run dir's latest checkpoint (EMA weights)
     assert model.frame_stride == 2 and model.config.proprio_dim == 2 and model.image_size == 32
     # the training data's proprio statistics went into the checkpoint (the EMA copy and the raw weights alike)
