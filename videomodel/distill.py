@@ -1,7 +1,7 @@
 """`dreamplan train distill` (configs/train/distill.yaml): a world model that imagines in one network evaluation.
 
 The teacher is a trained world model sampled as it ships: classifier-free guidance and its Euler steps, 16
-DiT evaluations per clip. It imagines clips from training contexts, and each clip is kept with the noise it
+DiT evaluations per clip (`teacher_cfg_scale` may set another guidance). It imagines clips from training contexts, and each clip is kept with the noise it
 started from. The student, the same DiT initialised from the teacher's weights, then learns the straight path
 from that noise to that clip, with the subgoal text given and no guidance: rectified flow's reflow (Liu et al.,
 "Flow Straight and Fast", 2023) with the guidance folded in. On a straight path one Euler step lands where the
@@ -152,7 +152,8 @@ def train_distill(cfg: DictConfig) -> None:
     train_cfg = TrainConfig.from_dict(OmegaConf.to_container(cfg.trainer, resolve=True))
     seed_everything(train_cfg.seed)
     run_dir = Path(cfg.run_dir)
-    teacher = DiTWorldModel.from_pretrained(cfg.teacher)
+    guidance = {} if cfg.teacher_cfg_scale is None else {"cfg_scale": float(cfg.teacher_cfg_scale)}
+    teacher = DiTWorldModel.from_pretrained(cfg.teacher, **guidance)
     cache = Path(cfg.latent_cache) / f"{autoencoder_fingerprint(teacher.autoencoder)}.safetensors" \
         if cfg.latent_cache else None
     clips = LatentClips(cfg.data, teacher.encode_frames, horizon=teacher.horizon, stride=teacher.frame_stride,

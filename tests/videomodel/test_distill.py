@@ -100,3 +100,21 @@ def test_the_shipped_student_imagines_in_one_evaluation_what_its_teacher_does_in
         one_step = teacher.sample_latents(context, noise=noise, **condition)[:, 1:]
     still = (target - context).pow(2).mean()
     assert (student_clip - target).pow(2).mean() < 0.5 * min((one_step - target).pow(2).mean(), still)
+
+
+def test_teacher_cfg_scale_sets_the_guidance_the_teacher_imagines_its_pairs_with(episodes_16px, tmp_path, minilm):
+    teacher = _teacher(0, minilm)
+    teacher.save(tmp_path / "teacher")
+    run = tmp_path / "run"
+    assert main(["train", "distill", f"teacher={tmp_path / 'teacher'}", f"data={episodes_16px}", f"run_dir={run}",
+                 "latent_cache=null", "pairs=8", "held_out_pairs=8", "pairs_chunk=8", "teacher_cfg_scale=4.0",
+                 "trainer.steps=2", "trainer.batch_size=4", "trainer.checkpoint_every=2"]) == 0
+    assert json.loads((run / "final" / "distillation.json").read_text())["teacher_sampler"]["cfg_scale"] == 4.0
+    clips = LatentClips(episodes_16px, teacher.encode_frames, horizon=teacher.horizon, stride=teacher.frame_stride)
+    pairs = imagine_pairs(DiTWorldModel.from_pretrained(tmp_path / "teacher", cfg_scale=4.0), clips, 8, 8, seed=0,
+                          out_dir=run / "pairs")  # the run's chunks, read back: they belong to the guided teacher
+    shipped_guidance = teacher.sample_latents(pairs.latents[:, :1], noise=pairs.noise[:, 1:],
+                                              **teacher.text_condition(pairs.texts))
+    assert not torch.allclose(shipped_guidance, pairs.latents, atol=1e-4)
+    with pytest.raises(ValueError, match="another teacher"):  # and not to the teacher sampled as it ships
+        imagine_pairs(teacher, clips, 8, 8, seed=0, out_dir=run / "pairs")
