@@ -75,7 +75,15 @@ SECTIONS = {
                 "7.3 and 8.3 cm; both students leave the pusher out of 39 % of last frames (the teacher 8 %). On "
                 "validation seeds (`seed=100`) it solved 51/60 against the shipped student's 47/60 (5 / 1, p = 0.2) "
                 "and the many-step sampler's 55/60; on the evaluation seeds 50/60 single-step (0 / 7 against the "
-                "defaults, p = 0.02) and 73/80 long-horizon, the shipped student's figures."),
+                "defaults, p = 0.02) and 73/80 long-horizon, the shipped student's figures. Part of what separates the "
+                "students from the teacher in the closed loop is the search's penalty per physics violation: a block "
+                "that moves while no pusher is drawn near it counts as moved without contact, and the students leave "
+                "the pusher out. On validation seeds, without the penalty (`agent.scorer.violation_penalty=0`) the "
+                "shipped student solved 53/60 (47/60 with it; 8 / 2, p = 0.1) and the teacher 56/60 (55/60). Measured "
+                "once after that on the evaluation seeds, the student without the penalty solves 54/60 single-step "
+                "(1 / 4 against the defaults, p = 0.4; 5 points below, where issue 20 allows 2) and 76/80 "
+                "long-horizon (4 / 3, p = 1; 1 point above). Short of the single-step bar, so it is not the "
+                "default either."),
     "learned": ("Tabletop: learned inverse dynamics reading the DiT",
                 "The closed-loop goal-reaching model (`invdyn=tabletop_goal`, checkpoints/tabletop-goal-invdyn) in "
                 "place of object motion, the stack otherwise the defaults (VLM planner, pixel completion): at every "
@@ -129,6 +137,10 @@ EVAL_RUNS = {  # run dir -> section, in table order
     "tabletop/distilled/val-student-cfg3": "fewstep",
     "tabletop/distilled/single-cfg3": "fewstep",
     "tabletop/distilled/long-cfg3": "fewstep",
+    "tabletop/distilled/val-student-nopenalty": "fewstep",
+    "tabletop/distilled/val-defaults-nopenalty": "fewstep",
+    "tabletop/distilled/single-nopenalty": "fewstep",
+    "tabletop/distilled/long-nopenalty": "fewstep",
     "metaworld-v3-distilled-goal": "fewstep",
     "metaworld-v3-distilled2-goal": "fewstep",
     "metaworld-v3-distilled-goal-heads": "fewstep",
@@ -168,6 +180,8 @@ PAIRED = ["tabletop/contract/paired-single.json", "tabletop/contract/paired-long
           "tabletop/distilled/paired-val.json", "tabletop/distilled/paired-val-cfg3-vs-student.json",
           "tabletop/distilled/paired-single-cfg3.json", "tabletop/distilled/paired-long-cfg3.json",
           "tabletop/distilled/paired-single-cfg3-vs-student.json",
+          "tabletop/distilled/paired-val-nopenalty.json", "tabletop/distilled/paired-val-nopenalty-vs-student.json",
+          "tabletop/distilled/paired-single-nopenalty.json", "tabletop/distilled/paired-long-nopenalty.json",
           "metaworld-paired-distilled.json", "metaworld-paired-distilled-heads.json", "metaworld-paired-invdyn-v2.json",
           "metaworld-validation/paired-goal-source.json", "metaworld-validation/paired-goal-source-oracle.json",
           "metaworld-paired-invdyn-v3.json", "metaworld-paired-invdyn-v3-oracle.json",
@@ -496,6 +510,9 @@ class Derived:
                  }.get(self.picked["videomodel"], self.picked["videomodel"])
         k = a.get("num_samples")
         video += f" (K = {k})" if k else ""
+        penalty = next((o.split("=", 1)[1] for o in self.overrides if o.startswith("agent.scorer.violation_penalty=")),
+                       None)
+        video += f", search penalty per physics violation {penalty}" if penalty is not None else ""
         invdyn = {"object_motion": "object motion", "cnn_pretrained": "learned CNN", "tracker": "pusher tracker",
                   "metaworld": "learned CNN", "metaworld_goal": "closed-loop goal-reaching CNN",
                   "tabletop_goal": "closed-loop goal-reaching CNN",
