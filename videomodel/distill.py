@@ -1,11 +1,12 @@
 """`dreamplan train distill` (configs/train/distill.yaml): a world model that imagines in one network evaluation.
 
 The teacher is a trained world model sampled as it ships: classifier-free guidance and its Euler steps, 16
-DiT evaluations per clip (`teacher_cfg_scale` may set another guidance). It imagines clips from training contexts, and each clip is kept with the noise it
-started from. The student, the same DiT initialised from the teacher's weights, then learns the straight path
-from that noise to that clip, with the subgoal text given and no guidance: rectified flow's reflow (Liu et al.,
-"Flow Straight and Fast", 2023) with the guidance folded in. On a straight path one Euler step lands where the
-teacher's whole sampler does, so the student samples with one evaluation and cfg_scale 1.
+DiT evaluations per clip (`teacher_cfg_scale` may set another guidance). It imagines clips from training
+contexts, and each clip is kept with the noise it started from. The student, the same DiT initialised from the
+teacher's weights, then learns the straight path from that noise to that clip, with the subgoal text given and
+no guidance: rectified flow's reflow (Liu et al., "Flow Straight and Fast", 2023) with the guidance folded in.
+On a straight path one Euler step lands where the teacher's whole sampler does, so the student samples with one
+evaluation and cfg_scale 1.
 
     1. imagine_pairs: the teacher's (noise, clip) pairs, written in chunks under <run_dir>/pairs (resumable);
     2. the training engine (training.Trainer) fits the student (resumable, EMA);
