@@ -258,7 +258,8 @@ PLANNER_RUNS = {  # result file -> the planner it measured
 }
 STANDALONE = [*PLANNER_RUNS, "videomodel_speed.json", "decision_speed.json",
               "sim_speed.json", "detector_error.json", "text_separability.json", "metaworld_v3.json",
-              "launcher_speed.json", "faults.json"]
+              "launcher_speed.json", "faults.json",
+              "tabletop/distilled/imagined_motion.json"]  # cited with its command in the distilled runs' section
 
 # The README's results table: (run dir, what the row is, the overrides it must have been run with). The overrides
 # are checked against the run's recorded config; a mismatch is reported and the recorded one is shown.
