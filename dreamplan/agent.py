@@ -139,7 +139,7 @@ class ImaginationAgent:
             with timed(episode, "imagine"):
                 clips = self.video_model.imagine(image, subgoal.text, self.num_samples)
             if self.scorer is None:
-                return clips[0], None if self.closed_loop else self._actions(image, clips[0], subgoal, episode), None
+                return clips[0], self._actions(image, clips[0], subgoal, episode), None
             scored = []
             for clip in clips:
                 actions = self._actions(image, clip, subgoal, episode) if check_replay else None
@@ -147,12 +147,14 @@ class ImaginationAgent:
                     scored.append((self.scorer.score(image, clip, subgoal, actions, check_replay), clip, actions))
             score, clip, actions = max(scored, key=lambda t: t[0].total)
             if score.total >= self.min_score:
-                if actions is None and not self.closed_loop:
-                    actions = self._actions(image, clip, subgoal, episode)
-                return clip, actions, score
+                return clip, self._actions(image, clip, subgoal, episode) if actions is None else actions, score
         return None
 
-    def _actions(self, image: np.ndarray, clip: np.ndarray, subgoal: Subgoal, episode: Episode) -> np.ndarray:
+    def _actions(self, image: np.ndarray, clip: np.ndarray, subgoal: Subgoal, episode: Episode) -> np.ndarray | None:
+        """The actions read off the whole clip; None for a closed-loop inverse dynamics, which gives one per step
+        while acting (`_act`)."""
+        if self.closed_loop:
+            return None
         with timed(episode, "invdyn"):
             actions = self.invdyn.actions(np.concatenate([image[None], clip]))
         if not np.all(np.isfinite(actions)):
