@@ -281,13 +281,12 @@ OLDER_CHECKPOINT = {
     **{run: PLANNER_V2 for run in EVAL_RUNS if run.startswith("tabletop/fewstep/")},
     "metaworld-v3-distilled-goal": GOAL_INVDYN_V1, "metaworld-v3-distilled2-goal": GOAL_INVDYN_V1,
 }
-# run -> its row's description, for runs given a checkpoint trained here and not shipped (by path: named here)
+# run -> the video model it ran, for runs given a world model trained here and not shipped (by path: named here)
 NOT_SHIPPED = {f"tabletop/distilled/{run}": (
-    "VLM planner + distilled DiT whose teacher was sampled at guidance 3, not shipped (`dreamplan train distill "
+    "distilled DiT whose teacher was sampled at guidance 3, not shipped (`dreamplan train distill "
     "'teacher=${shipped:videomodel}' data=data/tabletop-train run_dir=runs/tt-distill-cfg3 pairs=2048 "
-    f"trainer.steps=1200 teacher_cfg_scale=3.0`) (K = 4){search} + object motion")
-    for run, search in (("val-student-cfg3", ""), ("single-cfg3", ""), ("long-cfg3", ""),
-                        ("val-student-cfg3-nopenalty", ", search penalty per physics violation 0"))}
+    "trainer.steps=1200 teacher_cfg_scale=3.0`)")
+    for run in ("val-student-cfg3", "single-cfg3", "long-cfg3", "val-student-cfg3-nopenalty")}
 # The README's Meta-World block: the learned stack it headlines (a METAWORLD_RUNS label), shown after the oracle
 # references it is measured against; the other Meta-World runs are in RESULTS.md only. A run not measured yet is left
 # out, except the headline, whose row then reads "not measured yet".
@@ -497,7 +496,8 @@ class Derived:
     def short_command(self) -> str:
         return " ".join(["dreamplan eval", *self.overrides])
 
-    def describe(self) -> str:
+    def describe(self, video: str | None = None) -> str:
+        """`video`: the video model's name where the run's config cannot tell it (NOT_SHIPPED)."""
         a = self.agent_cfg
         kind = cls(a)
         if kind == "ExpertAgent":
@@ -508,7 +508,7 @@ class Derived:
             return "behaviour cloning (image + instruction → actions)"
         planner = {"vlm": "VLM planner", "scripted": "scripted planner (oracle)",
                    "task_text": "task text as the one subgoal"}.get(self.picked["planner"], self.picked["planner"])
-        video = {"dit_pretrained": "DiT", "dit_metaworld": "Meta-World DiT", "oracle": "oracle video",
+        video = video or {"dit_pretrained": "DiT", "dit_metaworld": "Meta-World DiT", "oracle": "oracle video",
                  "metaworld_oracle": "oracle video", "still": "still frames", "dit_distilled": "distilled DiT",
                  "dit_metaworld_distilled": "distilled Meta-World DiT"
                  }.get(self.picked["videomodel"], self.picked["videomodel"])
@@ -623,8 +623,8 @@ class Report:
             n_tasks = len(info["tasks"]) * len(info["splits"])
             episodes = (f"{info['episodes_per_task']} × {n_tasks}, seeds {seeds_text(info['seeds'])}")
             note = "; ".join(d.notes)
-            described = NOT_SHIPPED.get(run, d.describe()) + (f" — **{OLDER_CHECKPOINT[run]}**"
-                                                               if run in OLDER_CHECKPOINT else "")
+            described = d.describe(NOT_SHIPPED.get(run)) + (f" — **{OLDER_CHECKPOINT[run]}**"
+                                                             if run in OLDER_CHECKPOINT else "")
             rows.append([described, d.completion(), episodes, f"**{rate(s['successes'], s['episodes'])}**",
                          ci(s["ci95"]), per_task + (f" ({note})" if note else ""),
                          f"{spd:.2f}" if spd else "—",
